@@ -1,0 +1,1 @@
+"""The contracts plugins implement: specs, datasets, models, metrics."""

@@ -1,0 +1,78 @@
+"""The dataset contract: fixed splits as numpy arrays plus the metadata every model and metric needs.
+
+Arrays, not tensors, so a dataset plugin can be written and listed without importing torch; the
+host moves them to the cell's device. Images are floats in [0, 1] shaped ``(N, C, H, W)``;
+discrete data with ``L`` levels is stored as ``k / (L - 1)``; binary data as 0.0 / 1.0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .specs import DataKind
+
+
+@dataclass
+class Dataset:
+    """Train / validation / test splits of one dataset, fixed by the dataset's own split seed."""
+
+    name: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    kind: DataKind
+    levels: int | None = None
+    train_labels: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    num_classes: int | None = None
+    log_density: Callable[[np.ndarray], np.ndarray] | None = None
+    modes: np.ndarray | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for split in ("train", "val", "test"):
+            array = getattr(self, split)
+            if array.ndim < 2 or len(array) == 0:
+                raise ValueError(f"dataset {self.name!r}: {split} must be (N, ...) with N > 0, got {array.shape}")
+            setattr(self, split, np.ascontiguousarray(array, dtype=np.float32))
+        if self.kind == "binary":
+            self.levels = 2
+        if self.kind == "discrete" and not self.levels:
+            raise ValueError(f"dataset {self.name!r}: discrete data needs its number of levels")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one example, e.g. ``(2,)`` or ``(1, 8, 8)``."""
+        return tuple(self.train.shape[1:])
+
+    @property
+    def dim(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    @property
+    def has_labels(self) -> bool:
+        return self.test_labels is not None
+
+    def labels(self, split: str) -> np.ndarray | None:
+        return getattr(self, f"{split}_labels")
+
+
+def split_by_seed(
+    x: np.ndarray, y: np.ndarray | None, sizes: tuple[float, float], seed: int
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray | None, ...]]:
+    """Shuffle once with ``seed`` and cut into train / val / test; ``sizes`` are the val and test
+    fractions. The split depends on the seed only, so every cell sees the same test set."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val, n_test = (int(round(f * len(x))) for f in sizes)
+    cuts = np.split(order, [len(x) - n_val - n_test, len(x) - n_test])
+    xs = tuple(x[c] for c in cuts)
+    ys = tuple(None if y is None else y[c] for c in cuts)
+    return xs, ys

@@ -1,0 +1,106 @@
+"""Declarative specs that plugins return from their hooks.
+
+A spec says what a plugin offers without building it: name, summary, parameters with defaults,
+version, and a factory. The factory may be a callable or a ``"module:attribute"`` string that the
+host imports only when a cell needs it, so listing plugins and validating suites never imports
+torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Direction = Literal["lower", "higher"]
+DataKind = Literal["binary", "discrete", "continuous"]
+CAPABILITIES = frozenset({"log_prob", "elbo", "log_prob_bound", "encode", "conditional"})
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter a suite may set; its type is the default's type unless ``kind`` says so."""
+
+    name: str
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    kind: type | None = None
+
+    @property
+    def type(self) -> type:
+        return self.kind or type(self.default)
+
+
+def _resolve(factory: Callable[..., Any] | str) -> Callable[..., Any]:
+    if callable(factory):
+        return factory
+    module, _, attribute = factory.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    summary: str
+    factory: Callable[..., Any] | str
+    params: tuple[Param, ...] = ()
+    version: str = "1"
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def resolve(self) -> Callable[..., Any]:
+        """The factory itself, importing its module on first use."""
+        return _resolve(self.factory)
+
+
+@dataclass(frozen=True)
+class ModelSpec(_Spec):
+    """A model family. ``variants`` maps a variant name to the parameters it overrides.
+
+    The factory is called as ``factory(data_info, variant=..., **params)`` and returns a
+    :class:`benchbench.Model`; it may raise :class:`benchbench.CapabilityError` when the data is of
+    a kind the variant cannot model.
+    """
+
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"default": {}})
+    data_kinds: frozenset[str] = frozenset({"binary", "discrete", "continuous"})
+
+    @property
+    def default_variant(self) -> str:
+        return next(iter(self.variants))
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a metric needs from a cell; unmet requirements give an ``n/a`` with the reason."""
+
+    capabilities: frozenset[str] = frozenset()
+    samples: bool = False
+    labels: bool = False
+    data_kinds: frozenset[str] = frozenset({"binary", "discrete", "continuous"})
+    min_samples: int = 0
+
+
+@dataclass(frozen=True)
+class MetricSpec(_Spec):
+    """A metric group. The factory is called as ``factory(context, **params)`` and returns a list
+    of :class:`benchbench.MetricValue`; each value names its own direction.
+    """
+
+    requires: Requirements = Requirements()
+
+
+@dataclass(frozen=True)
+class DatasetSpec(_Spec):
+    """A dataset. The factory is called as ``factory(seed=..., **params)`` and returns a
+    :class:`benchbench.Dataset`; it must never download.
+    """

@@ -1,0 +1,135 @@
+"""The ``bench`` command. The one place that knows click: typed errors become a one-line message
+and exit status 2. Commands import torch only when they train (``run``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import UsageError
+
+
+def _registry(ctx: click.Context):  # noqa: ANN202 - imported lazily, keeps start-up light
+    from .plugin.manager import make_plugin_manager
+    from .plugin.registry import build_registry
+
+    blocked = [p.removeprefix("no:") for p in ctx.obj["plugins"] if p.startswith("no:")]
+    return build_registry(make_plugin_manager(disabled=blocked))
+
+
+def _plugin_option(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    for item in value:
+        if not item.startswith("no:") or item == "no:":
+            raise click.BadParameter(f"expected no:NAME to disable plugin NAME, got {item!r}")
+    return value
+
+
+class _Failure(click.ClickException):
+    """A benchbench UsageError on its way out: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UsageError as error:
+            raise _Failure(str(error)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-p", "plugins", multiple=True, callback=_plugin_option, metavar="no:NAME",
+              help="Disable a plugin by name (repeatable); also BENCHBENCH_DISABLE_PLUGINS=a,b.")
+@click.version_option(package_name="benchbench")
+@click.pass_context
+def cli(ctx: click.Context, plugins: tuple[str, ...]) -> None:
+    """benchbench: benchmark deep generative models side by side."""
+    ctx.obj = {"plugins": plugins}
+
+
+@cli.command()
+@click.argument("suite", required=False, type=click.Path(path_type=Path))
+@click.option("--resume", "resume", type=click.Path(path_type=Path), help="Continue the run in RUN_DIR, skipping finished cells.")
+@click.option("--results", "results_root", default="results", show_default=True, type=click.Path(path_type=Path), help="Where run folders go.")
+@click.option("--run-id", help="Name of the run folder (default: a timestamp).")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.pass_context
+def run(ctx: click.Context, suite: Path | None, resume: Path | None, results_root: Path, run_id: str | None, no_progress: bool) -> None:
+    """Run SUITE (a TOML file) and print its leaderboard. Exit 1 if any cell failed."""
+    from .engine.runner import run_suite
+
+    if (suite is None) == (resume is None):
+        raise UsageError("give either SUITE or --resume RUN_DIR")
+    outcome = run_suite(suite, resume=resume, results_root=results_root, run_id=run_id,
+                        registry=_registry(ctx), progress=not no_progress, echo=click.echo)
+    if outcome.failures:
+        click.echo(f"{len(outcome.failures)} cell(s) did not finish ok", err=True)
+        ctx.exit(1)
+
+
+@cli.command()
+@click.argument("suites", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def validate(ctx: click.Context, suites: tuple[Path, ...]) -> None:
+    """Check SUITES without running them."""
+    from .engine.suite import load_suite
+
+    registry = _registry(ctx)
+    for path in suites:
+        suite = load_suite(path, registry)
+        click.echo(f"{path}: ok ({len(suite.cells())} cells: {len(suite.datasets)} datasets x {len(suite.models)} models x {len(suite.seeds)} seeds; {len(suite.metrics)} metrics)")
+
+
+@cli.command("list")
+@click.pass_context
+def list_(ctx: click.Context) -> None:
+    """Show every model, metric and dataset with the plugin that provides it."""
+    registry = _registry(ctx)
+    for kind in ("model", "metric", "dataset"):
+        click.echo(f"{kind}s:")
+        for name in registry.names(kind):
+            entry = registry.entries[kind][name]
+            variants = f" [{', '.join(entry.spec.variants)}]" if kind == "model" else ""
+            click.echo(f"  {name:<22} {entry.spec.summary}{variants}  ({entry.plugin}: {entry.origin}, v{entry.spec.version})")
+    for plugin, problem in sorted(registry.problems.items()):
+        click.echo(f"problem: plugin {plugin!r}: {problem}", err=True)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def leaderboard(run_dir: Path) -> None:
+    """Rebuild RUN_DIR's tidy table and leaderboards from its records."""
+    from .results.leaderboard import to_markdown, write_leaderboard
+
+    if not (run_dir / "cells.jsonl").is_file():
+        raise UsageError(f"{run_dir}: no cells.jsonl; expected a run folder made by `bench run`")
+    click.echo(to_markdown(write_leaderboard(run_dir)))
+
+
+@cli.command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 if any row of B is worse than A.")
+@click.option("--tolerance", default=0.0, show_default=True, type=click.FloatRange(min=0), help="Relative difference ignored when seeds give no spread.")
+def compare(a: Path, b: Path, fail_on_regression: bool, tolerance: float) -> None:
+    """Compare leaderboard B against A: delta and verdict per row."""
+    from .results.compare import compare as compare_boards
+    from .results.compare import read_leaderboard, render
+
+    table, warnings = compare_boards(read_leaderboard(a), read_leaderboard(b), tolerance)
+    click.echo(render(table))
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    counts = table["verdict"].value_counts()
+    click.echo("; ".join(f"{verdict}: {n}" for verdict, n in counts.items()))
+    if fail_on_regression and counts.get("worse", 0):
+        click.echo(f"{counts['worse']} regression(s)", err=True)
+        sys.exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="bench")

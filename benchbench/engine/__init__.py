@@ -1,0 +1,1 @@
+"""One pass of a run: suite → cells → records (suite, runner, executors, cell, training)."""

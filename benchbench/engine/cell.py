@@ -1,0 +1,249 @@
+"""One cell: seed → data → model → fit → sample once → every metric → records.
+
+A plain function of its :class:`CellJob` returning plain JSON-able records; it catches its own
+exceptions into ``failed``, ``diverged`` or ``timeout`` records, so any executor can run it and
+only the driver writes the results store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import resource
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..api.dataset import Dataset
+from ..api.metric import EvalContext, MetricValue
+from ..api.model import Model
+from ..api.specs import DatasetSpec, MetricSpec, ModelSpec, Requirements
+from ..errors import CellTimeout, Diverged, NotApplicable
+from ..nn import dequantize
+from .environment import seed_everything
+from .suite import Cell, MetricEntry
+from .training import FitPlan, fit
+
+COST_METRICS = {
+    "fit_seconds": ("lower", "s"),
+    "train_steps_per_second": ("higher", "steps/s"),
+    "samples_per_second": ("higher", "samples/s"),
+    "peak_memory_mb": ("lower", "MiB"),
+}
+
+
+@dataclass
+class CellJob:
+    """Everything one cell needs, resolved by the driver; picklable for remote executors."""
+
+    run_id: str
+    cell: Cell
+    model_spec: ModelSpec
+    dataset_spec: DatasetSpec
+    metrics: list[tuple[MetricEntry, MetricSpec]]
+    device: str
+    samples: int
+    time_limit: float
+    checkpoint_every: int
+    run_dir: Path
+    cache_dir: Path
+    progress: bool = True
+
+    @property
+    def dataset_key(self) -> str:
+        """Identifies a loaded dataset, so cells sharing one load it once."""
+        return f"{self.cell.dataset.name}:{sorted(self.cell.dataset.params.items())}"
+
+
+def load_dataset(spec: DatasetSpec, params: dict[str, Any]) -> Dataset:
+    return spec.resolve()(**params)
+
+
+def build_model(spec: ModelSpec, dataset: Dataset, variant: str, params: dict[str, Any]) -> Model:
+    """Build through the plugin's factory; it raises CapabilityError for data it cannot model."""
+    model = spec.resolve()(dataset, variant=variant, **params)
+    if not isinstance(model, Model):
+        raise TypeError(f"model plugin {spec.name!r} returned {type(model).__name__}, expected a benchbench.Model")
+    return model
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[float]:
+    """Yield a monotonic deadline; on the main thread a timer also interrupts code past it."""
+    deadline = time.monotonic() + seconds
+    use_alarm = threading.current_thread() is threading.main_thread() and math.isfinite(seconds)
+    if use_alarm:
+        def _raise(signum: int, frame: Any) -> None:
+            raise CellTimeout(f"cell ran past its time limit of {seconds:g} s")
+        previous = signal.signal(signal.SIGALRM, _raise)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield deadline
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def run_cell(job: CellJob, dataset: Dataset | None = None) -> list[dict[str, Any]]:
+    """Run one cell; always returns records, the cell's summary record last."""
+    cell, t0 = job.cell, time.perf_counter()
+    summary: dict[str, Any] = {"status": "ok", "error": None}
+    records: list[dict[str, Any]] = []
+    timings: dict[str, float] = {}
+    try:
+        with time_limit(job.time_limit) as deadline:
+            _run(job, dataset, deadline, records, timings, summary)
+    except Diverged as error:
+        summary.update(status="diverged", error=str(error), diverged_step=error.step)
+    except CellTimeout as error:
+        summary.update(status="timeout", error=str(error))
+    except Exception as error:  # the cell is recorded as failed and the run goes on
+        summary.update(status="failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
+    timings["wall_seconds"] = time.perf_counter() - t0
+    if summary["status"] == "ok" and any(r["status"] == "failed" for r in records):
+        summary.update(status="failed", error="; ".join(r["error"] for r in records if r["status"] == "failed"))
+    return [_stamp(job, r) for r in records] + [_stamp(job, {"kind": "cell", **summary, **timings})]
+
+
+def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, timings: dict, summary: dict) -> None:
+    cell = job.cell
+    seed_everything(cell.seed)
+    dataset = dataset or load_dataset(job.dataset_spec, cell.dataset.params)
+    model = build_model(job.model_spec, dataset, cell.model.variant, cell.model.params).to(job.device)
+    _reset_peak_memory(job.device)
+    x = torch.as_tensor(dataset.train, device=job.device)
+    y = None if dataset.train_labels is None else torch.as_tensor(dataset.train_labels, device=job.device)
+    plan = FitPlan(cell.model.budget, cell.model.batch_size, _checkpoint_path(job), job.checkpoint_every,
+                   deadline, job.progress, _training_transform(model, dataset))
+    report = fit(model, x, y, plan, seed=cell.seed)
+    summary.update(steps=report.steps, final_losses=report.losses, resumed_from_step=report.resumed_from)
+    timings["fit_seconds"] = report.seconds
+    model.eval()
+    samples = _sample(job, model, timings) if any(spec.requires.samples for _, spec in job.metrics) else None
+    records += _cost_records(report, timings, job.device, job.samples)
+    context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir)
+    started = time.perf_counter()
+    for entry, spec in job.metrics:
+        records += _evaluate(entry, spec, context)
+    timings["metric_seconds"] = time.perf_counter() - started
+
+
+def _training_transform(model: Model, dataset: Dataset) -> Any:
+    """A continuous density is trained on dequantised data, as the likelihood metrics evaluate it."""
+    if model.density == "continuous" and dataset.levels:
+        levels = dataset.levels
+        return lambda batch, generator: dequantize(batch, levels, generator)
+    return None
+
+
+def _checkpoint_path(job: CellJob) -> Path:
+    return job.run_dir / "checkpoints" / f"{_safe(job.cell.cell_id)}.pt"
+
+
+def _safe(cell_id: str) -> str:
+    return cell_id.replace("/", "__")
+
+
+def _sample(job: CellJob, model: Model, timings: dict) -> torch.Tensor:
+    seed_everything(job.cell.seed + 1_000_003)
+    start = time.perf_counter()
+    with torch.no_grad():
+        samples = model.sample(job.samples)
+    _synchronize(job.device)
+    timings["sample_seconds"] = time.perf_counter() - start
+    path = job.run_dir / "samples" / f"{_safe(job.cell.cell_id)}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(samples.detach().cpu().to(torch.float32), path)
+    return samples
+
+
+def _evaluate(entry: MetricEntry, spec: MetricSpec, context: EvalContext) -> list[dict[str, Any]]:
+    base = {"kind": "metric", "metric_plugin": spec.name, "metric_version": spec.version, "metric_params": entry.params}
+    reason = unmet(spec.requires, context)
+    if reason:
+        return [{**base, "metric": spec.name, "status": "n/a", "error": reason, "value": None}]
+    seed_everything(context.seed + 2_000_003)
+    start = time.perf_counter()
+    try:
+        values: list[MetricValue] = spec.resolve()(context, **entry.params)
+    except NotApplicable as error:
+        return [{**base, "metric": spec.name, "status": "n/a", "error": str(error), "value": None}]
+    except CellTimeout:
+        raise
+    except Exception as error:
+        return [{**base, "metric": spec.name, "status": "failed", "error": f"{spec.name}: {type(error).__name__}: {error}",
+                 "traceback": traceback.format_exc(), "value": None}]
+    seconds = time.perf_counter() - start
+    return [_value_record(base, v, seconds) for v in values]
+
+
+def _value_record(base: dict[str, Any], v: MetricValue, seconds: float) -> dict[str, Any]:
+    finite = v.value is not None and math.isfinite(v.value)
+    return {**base, "metric": v.name, "value": float(v.value) if finite else None, "direction": v.direction,
+            "unit": v.unit, "exactness": v.exactness, "protocol": v.protocol, "seconds": seconds,
+            "status": "ok" if finite else "failed", "error": None if finite else f"{v.name} is not finite ({v.value})"}
+
+
+def unmet(requires: Requirements, context: EvalContext) -> str:
+    """Why a metric does not apply to this cell, or '' when it does."""
+    model, dataset = context.model, context.dataset
+    missing = sorted(c for c in requires.capabilities if not model.supports(c))
+    if missing:
+        return f"model {type(model).__name__} does not provide {', '.join(missing)}"
+    if requires.labels and not dataset.has_labels:
+        return f"dataset {dataset.name!r} has no labels"
+    if dataset.kind not in requires.data_kinds:
+        return f"needs {' or '.join(sorted(requires.data_kinds))} data, {dataset.name!r} is {dataset.kind}"
+    if requires.samples and context.samples is not None and len(context.samples) < requires.min_samples:
+        return f"needs at least {requires.min_samples} samples, the suite draws {len(context.samples)}"
+    return ""
+
+
+def _cost_records(report: Any, timings: dict, device: str, n_samples: int) -> list[dict[str, Any]]:
+    values = {
+        "fit_seconds": report.seconds,
+        "train_steps_per_second": report.steps / report.seconds if report.seconds > 0 else None,
+        "peak_memory_mb": _peak_memory_mb(device),
+    }
+    if "sample_seconds" in timings and timings["sample_seconds"] > 0:
+        values["samples_per_second"] = n_samples / timings["sample_seconds"]
+    return [{"kind": "metric", "metric": name, "value": value, "direction": COST_METRICS[name][0], "unit": COST_METRICS[name][1],
+             "exactness": "measured", "status": "ok", "error": None, "metric_plugin": "(runner)", "metric_version": "1"}
+            for name, value in values.items() if value is not None]
+
+
+def _reset_peak_memory(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_memory_mb(device: str) -> float:
+    """CUDA: peak allocated by torch in this cell. CPU: the process's peak resident set (Linux KiB)."""
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def _stamp(job: CellJob, record: dict[str, Any]) -> dict[str, Any]:
+    """Add what defines the record: suite, run, cell, configuration, seed, versions, device."""
+    cell = job.cell
+    return {
+        "suite": cell.suite, "run_id": job.run_id, "cell_id": cell.cell_id, "dataset": cell.dataset.name,
+        "model": cell.model.name, "plugin": cell.model.plugin, "variant": cell.model.variant,
+        "params_hash": cell.params_hash, "model_params": cell.model.params, "dataset_params": cell.dataset.params,
+        "budget": str(cell.model.budget), "seed": cell.seed, "model_version": job.model_spec.version,
+        "device": job.device, **record,
+    }

@@ -1,0 +1,157 @@
+"""Drive one run: check the suite, prepare the results folder, run the cells, build leaderboards.
+
+Everything that can be known to be wrong before training (suite, device, datasets, a model that
+cannot model a dataset) is raised as a :class:`UsageError` before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..api.dataset import Dataset
+from ..errors import CapabilityError, ResultsError, UsageError
+from ..plugin.registry import Registry, build_registry
+from ..plugin.manager import make_plugin_manager
+from ..results.leaderboard import to_markdown, write_leaderboard
+from ..results.store import RunStore
+from .cell import CellJob, build_model, load_dataset
+from .environment import describe, resolve_device
+from .executors import LocalExecutor
+from .suite import Suite, load_suite, parse_suite, read_toml
+
+DEFAULT_CACHE = Path.home() / ".cache" / "benchbench"
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    leaderboard: pd.DataFrame
+    failures: list[dict[str, Any]]
+
+
+def new_run_dir(results_root: Path, suite: Suite, run_id: str | None) -> Path:
+    if run_id:
+        return results_root / suite.name / run_id
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate, n = results_root / suite.name / stamp, 1
+    while candidate.exists():
+        n += 1
+        candidate = results_root / suite.name / f"{stamp}-{n}"
+    return candidate
+
+
+def resumed_suite(run_dir: Path, registry: Registry) -> Suite:
+    """The suite exactly as it was first run, from the run folder."""
+    if not (run_dir / "run.json").is_file() or not (run_dir / "suite.toml").is_file():
+        raise ResultsError(f"{run_dir} is not a benchbench run folder (no run.json / suite.toml)")
+    meta = json.loads((run_dir / "run.json").read_text())
+    raw = read_toml(run_dir / "suite.toml")
+    raw.setdefault("suite", {}).setdefault("name", meta["suite"])
+    return parse_suite(raw, str(run_dir / "suite.toml"), registry)
+
+
+def preflight(suite: Suite, registry: Registry) -> dict[str, Dataset]:
+    """Load every dataset and build every model once on the CPU, so that data a model cannot
+    model is reported before any training."""
+    datasets: dict[str, Dataset] = {}
+    for entry in suite.datasets:
+        key = f"{entry.name}:{sorted(entry.params.items())}"
+        datasets[key] = load_dataset(registry.dataset(entry.name), entry.params)
+        for model in suite.models:
+            try:
+                build_model(registry.model(model.plugin), datasets[key], model.variant, model.params)
+            except CapabilityError as error:
+                raise CapabilityError(f"{suite.path}: model {model.name!r} (variant {model.variant!r}) cannot run on dataset {entry.name!r}: {error}") from None
+    return datasets
+
+
+def run_suite(
+    suite_path: str | Path | None = None,
+    *,
+    resume: str | Path | None = None,
+    results_root: str | Path = "results",
+    run_id: str | None = None,
+    registry: Registry | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    cache_dir: Path = DEFAULT_CACHE,
+) -> RunOutcome:
+    """Run a suite (or resume a run folder) and return its leaderboard and failures."""
+    registry = registry or build_registry(make_plugin_manager())
+    for plugin, problem in registry.problems.items():
+        warnings.warn(f"plugin {plugin!r} not loaded: {problem.splitlines()[0]}", stacklevel=2)
+    if resume is not None:
+        run_dir = Path(resume)
+        suite = resumed_suite(run_dir, registry)
+    elif suite_path is not None:
+        suite = load_suite(suite_path, registry)
+        run_dir = new_run_dir(Path(results_root), suite, run_id)
+    else:
+        raise UsageError("give a suite file or --resume RUN_DIR")
+    device = resolve_device(suite.device)
+    datasets = preflight(suite, registry)
+    store = RunStore(run_dir)
+    finished = store.open(new=resume is None)
+    try:
+        if resume is None:
+            _write_run_files(store, suite, device, registry)
+        failures = _run_cells(store, suite, registry, datasets, device, finished, progress, echo, Path(cache_dir))
+        board = write_leaderboard(run_dir)
+    finally:
+        store.close()
+    echo(f"\n{to_markdown(board)}\nResults: {run_dir}")
+    for failure in failures:
+        echo(f"FAILED {failure['cell_id']}: {failure['status']}: {failure['error']}")
+    return RunOutcome(run_dir, board, failures)
+
+
+def _write_run_files(store: RunStore, suite: Suite, device: str, registry: Registry) -> None:
+    store.write_text("suite.toml", Path(suite.path).read_text(encoding="utf-8"))
+    store.write_text("run.json", json.dumps({"suite": suite.name, "run_id": store.run_dir.name, "source": str(suite.path)}, indent=2))
+    dists = sorted({dist for dist, _ in registry.manager.distributions.values() if dist})
+    store.write_text("environment.json", json.dumps(describe(device, dists), indent=2, default=str))
+
+
+def _run_cells(store: RunStore, suite: Suite, registry: Registry, datasets: dict[str, Dataset], device: str,
+               finished: list[dict[str, Any]], progress: bool, echo: Callable[[str], None], cache_dir: Path) -> list[dict[str, Any]]:
+    done = {r["cell_id"]: r for r in finished if r.get("kind") == "cell"}
+    cells = suite.cells()
+    jobs = [_job(store, suite, registry, cell, device, progress, cache_dir) for cell in cells if cell.cell_id not in done]
+    if done:
+        echo(f"Resuming {store.run_dir}: {len(done)} of {len(cells)} cells already finished")
+    failures = [r for r in done.values() if r["status"] != "ok"]
+    for i, records in enumerate(LocalExecutor(datasets).map(jobs), start=len(done) + 1):
+        store.append(records)
+        summary = records[-1]
+        echo(f"[{i}/{len(cells)}] {summary['cell_id']}: {summary['status']} ({summary['wall_seconds']:.1f} s)")
+        if summary["status"] != "ok":
+            failures.append(summary)
+        _announce(registry, summary, records[:-1], echo)
+    return failures
+
+
+def _job(store: RunStore, suite: Suite, registry: Registry, cell: Any, device: str, progress: bool, cache_dir: Path) -> CellJob:
+    return CellJob(
+        run_id=store.run_dir.name, cell=cell, model_spec=registry.model(cell.model.plugin),
+        dataset_spec=registry.dataset(cell.dataset.name),
+        metrics=[(entry, registry.metric(entry.name)) for entry in suite.metrics],
+        device=device, samples=suite.samples, time_limit=suite.time_limit, checkpoint_every=suite.checkpoint_every,
+        run_dir=store.run_dir, cache_dir=cache_dir, progress=progress,
+    )
+
+
+def _announce(registry: Registry, cell: dict[str, Any], records: list[dict[str, Any]], echo: Callable[[str], None]) -> None:
+    """Tell reporter plugins; one reporter's exception is a warning, never a lost result."""
+    for impl in registry.manager.hook.benchbench_cell_finished.get_hookimpls():
+        try:
+            impl.function(cell=cell, records=records)
+        except Exception as error:
+            echo(f"warning: plugin {impl.plugin_name!r} failed in benchbench_cell_finished: {error!r}")

@@ -1,0 +1,297 @@
+"""Declarative suites: TOML in, a checked :class:`Suite` out. A suite never executes code.
+
+Every mistake raises :class:`SuiteError` with the file, the dotted key path, what was expected and
+what was found, with close-match suggestions for names.
+
+.. code-block:: toml
+
+    [suite]
+    name = "smoke"            # default: the file name
+    seeds = [0, 1]
+    device = "auto"           # auto | cpu | cuda | cuda:N
+    time_limit = 300          # seconds per cell
+    samples = 1000            # drawn once per cell, shared by every metric
+    checkpoint_every = 200    # training steps between checkpoints
+
+    [[datasets]]
+    name = "8gaussians"
+    params = { n_train = 4000 }
+
+    [[models]]
+    plugin = "vae"
+    variant = "vae"
+    name = "vae-z2"           # optional; default: the plugin name
+    params = { latent_dim = 2 }
+    budget = { steps = 500 }  # or { epochs = 3 } or { seconds = 30 }
+    batch_size = 128
+
+    [[metrics]]
+    name = "nll"
+    params = { k = 100 }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import SuiteError, suggest
+
+SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every"}
+DATASET_KEYS = {"name", "params"}
+MODEL_KEYS = {"plugin", "variant", "name", "params", "budget", "batch_size"}
+METRIC_KEYS = {"name", "params"}
+TOP_KEYS = {"suite", "datasets", "models", "metrics"}
+BUDGET_UNITS = ("steps", "epochs", "seconds")
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Budget:
+    unit: str
+    amount: float
+
+    def __str__(self) -> str:
+        return f"{self.amount:g} {self.unit}"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    plugin: str
+    variant: str
+    params: dict[str, Any]
+    budget: Budget
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a dataset, a model and a seed."""
+
+    suite: str
+    dataset: DatasetEntry
+    model: ModelEntry
+    seed: int
+
+    @property
+    def params_hash(self) -> str:
+        blob = json.dumps([self.dataset.params, self.model.params, str(self.model.budget), self.model.batch_size], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    @property
+    def cell_id(self) -> str:
+        """Stable across runs of the same suite, so a resumed run recognises finished cells."""
+        return f"{self.dataset.name}/{self.model.name}/{self.model.variant}/seed{self.seed}/{self.params_hash}"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: str
+    description: str
+    seeds: tuple[int, ...]
+    device: str
+    time_limit: float
+    samples: int
+    checkpoint_every: int
+    datasets: tuple[DatasetEntry, ...]
+    models: tuple[ModelEntry, ...]
+    metrics: tuple[MetricEntry, ...]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def cells(self) -> list[Cell]:
+        return [Cell(self.name, d, m, s) for d in self.datasets for m in self.models for s in self.seeds]
+
+
+class _Reader:
+    """Typed access to a TOML table that reports mistakes by file and key path."""
+
+    def __init__(self, file: str):
+        self.file = file
+
+    def fail(self, key: str, expected: str, found: Any = None, hint: str = "") -> SuiteError:
+        return SuiteError(self.file, key, expected, found, hint)
+
+    def table(self, value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, "a table", value)
+        for name in value:
+            if name not in allowed:
+                raise self.fail(f"{key}.{name}" if key else name, f"one of the keys {sorted(allowed)}", name, suggest(name, allowed))
+        return value
+
+    def tables(self, value: Any, key: str, allowed: set[str]) -> list[dict[str, Any]]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, f"a non-empty array of tables ([[{key}]])", value)
+        return [self.table(item, f"{key}[{i}]", allowed) for i, item in enumerate(value)]
+
+    def get(self, table: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any = ..., positive: bool = False) -> Any:
+        if key not in table:
+            if default is ...:
+                raise self.fail(f"{path}.{key}" if path else key, f"a {_type_name(kind)} (required)")
+            return default
+        value = table[key]
+        if isinstance(value, bool) and bool not in _as_tuple(kind) or not isinstance(value, kind):
+            raise self.fail(f"{path}.{key}" if path else key, f"a {_type_name(kind)}", value)
+        if positive and value <= 0:
+            raise self.fail(f"{path}.{key}" if path else key, "a positive number", value)
+        return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array", dict: "table"}
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(str(path), "(file)", "an existing suite file", hint="check the path")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise SuiteError(str(path), "(syntax)", "valid TOML", hint=str(error)) from None
+    except UnicodeDecodeError:
+        raise SuiteError(str(path), "(encoding)", "UTF-8 text") from None
+
+
+def load_suite(path: str | Path, registry: Any) -> Suite:
+    """Read and fully check a suite against the registry of installed plugins."""
+    return parse_suite(read_toml(path), str(path), registry)
+
+
+def parse_suite(raw: dict[str, Any], file: str, registry: Any) -> Suite:
+    r = _Reader(file)
+    r.table(raw, "", TOP_KEYS)
+    head = r.table(raw.get("suite", {}), "suite", SUITE_KEYS)
+    seeds = r.get(head, "seeds", "suite", list, [0])
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise r.fail("suite.seeds", "a non-empty array of non-negative integers", seeds)
+    if len(set(seeds)) != len(seeds):
+        raise r.fail("suite.seeds", "distinct seeds", seeds)
+    device = r.get(head, "device", "suite", str, "auto")
+    if not DEVICE_PATTERN.match(device):
+        raise r.fail("suite.device", "auto, cpu, mps, cuda or cuda:N", device)
+    name = r.get(head, "name", "suite", str, Path(file).stem)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise r.fail("suite.name", "letters, digits, '_', '-' or '.' (it names a folder)", name)
+    return Suite(
+        name=name,
+        path=file,
+        description=r.get(head, "description", "suite", str, ""),
+        seeds=tuple(seeds),
+        device=device,
+        time_limit=float(r.get(head, "time_limit", "suite", (int, float), 3600, positive=True)),
+        samples=r.get(head, "samples", "suite", int, 1000, positive=True),
+        checkpoint_every=r.get(head, "checkpoint_every", "suite", int, 500, positive=True),
+        datasets=_datasets(r, raw.get("datasets"), registry),
+        models=_models(r, raw.get("models"), registry),
+        metrics=_metrics(r, raw.get("metrics", []), registry),
+        raw=raw,
+    )
+
+
+def _params(r: _Reader, table: dict[str, Any], path: str, spec: Any) -> dict[str, Any]:
+    given = r.get(table, "params", path, dict, {})
+    for key, value in given.items():
+        param = spec.param(key)
+        where = f"{path}.params.{key}"
+        if param is None:
+            raise r.fail(where, f"a parameter of {spec.name!r}", key, suggest(key, [p.name for p in spec.params]))
+        if not _fits(value, param.type):
+            raise r.fail(where, f"a {_type_name(param.type)}", value)
+        if param.choices is not None and value not in param.choices:
+            raise r.fail(where, f"one of {list(param.choices)}", value)
+    return {**spec.defaults(), **given}
+
+
+def _fits(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _datasets(r: _Reader, value: Any, registry: Any) -> tuple[DatasetEntry, ...]:
+    entries = []
+    for i, table in enumerate(r.tables(value, "datasets", DATASET_KEYS)):
+        path = f"datasets[{i}]"
+        name = r.get(table, "name", path, str)
+        spec = registry.dataset(name, f"{r.file}: {path}.name")
+        entries.append(DatasetEntry(name, _params(r, table, path, spec)))
+    _unique(r, "datasets", [(e.name, json.dumps(e.params, sort_keys=True)) for e in entries])
+    return tuple(entries)
+
+
+def _models(r: _Reader, value: Any, registry: Any) -> tuple[ModelEntry, ...]:
+    entries = []
+    for i, table in enumerate(r.tables(value, "models", MODEL_KEYS)):
+        path = f"models[{i}]"
+        spec = registry.model(r.get(table, "plugin", path, str), f"{r.file}: {path}.plugin")
+        variant = r.get(table, "variant", path, str, spec.default_variant)
+        if variant not in spec.variants:
+            raise r.fail(f"{path}.variant", f"a variant of {spec.name!r}", variant, suggest(variant, spec.variants))
+        params = {**_params(r, table, path, spec), **spec.variants[variant], **r.get(table, "params", path, dict, {})}
+        entries.append(ModelEntry(
+            name=r.get(table, "name", path, str, spec.name),
+            plugin=spec.name,
+            variant=variant,
+            params=params,
+            budget=_budget(r, table, path),
+            batch_size=r.get(table, "batch_size", path, int, 128, positive=True),
+        ))
+    _unique(r, "models", [(e.name, e.variant) for e in entries], "give each a distinct `name`")
+    return tuple(entries)
+
+
+def _budget(r: _Reader, table: dict[str, Any], path: str) -> Budget:
+    budget = r.table(r.get(table, "budget", path, dict), f"{path}.budget", set(BUDGET_UNITS))
+    if len(budget) != 1:
+        raise r.fail(f"{path}.budget", "exactly one of steps, epochs or seconds", budget)
+    (unit, amount), = budget.items()
+    kind = float if unit == "seconds" else int
+    return Budget(unit, float(r.get(budget, unit, f"{path}.budget", (int, float) if kind is float else int, positive=True)))
+
+
+def _metrics(r: _Reader, value: Any, registry: Any) -> tuple[MetricEntry, ...]:
+    if value == []:
+        return ()
+    entries = []
+    for i, table in enumerate(r.tables(value, "metrics", METRIC_KEYS)):
+        path = f"metrics[{i}]"
+        name = r.get(table, "name", path, str)
+        spec = registry.metric(name, f"{r.file}: {path}.name")
+        entries.append(MetricEntry(name, _params(r, table, path, spec)))
+    _unique(r, "metrics", [(e.name, json.dumps(e.params, sort_keys=True)) for e in entries])
+    return tuple(entries)
+
+
+def _unique(r: _Reader, key: str, identities: list[Any], hint: str = "") -> None:
+    seen: dict[Any, int] = {}
+    for i, identity in enumerate(identities):
+        if identity in seen:
+            raise r.fail(f"{key}[{i}]", f"an entry different from {key}[{seen[identity]}]", identity[0], hint)
+        seen[identity] = i

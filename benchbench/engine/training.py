@@ -1,0 +1,159 @@
+"""The one training loop every model family goes through.
+
+It owns batching, the budget (steps, epochs or seconds), the progress bar, the divergence guard,
+checkpoints and timing; the model owns only ``train_step``. A checkpoint holds the model, its
+optimisers, the step, the RNG states and the epoch's batch order, so a resumed fit continues
+exactly where an interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..api.model import Model
+from ..errors import CellTimeout, Diverged
+from .suite import Budget
+
+
+@dataclass
+class FitReport:
+    steps: int
+    seconds: float
+    losses: dict[str, float]
+    resumed_from: int = 0
+
+
+@dataclass
+class FitPlan:
+    """How one fit runs: what the budget means in steps, and where checkpoints go."""
+
+    budget: Budget
+    batch_size: int
+    checkpoint: Path | None = None
+    checkpoint_every: int = 500
+    deadline: float = math.inf
+    progress: bool = True
+    transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+
+    def total_steps(self, n: int) -> int | None:
+        """Steps the budget allows, or None for a budget in seconds."""
+        if self.budget.unit == "steps":
+            return int(self.budget.amount)
+        if self.budget.unit == "epochs":
+            return int(self.budget.amount) * math.ceil(n / self.batch_size)
+        return None
+
+
+class _State:
+    """Where the loop is: step, elapsed seconds, and the current epoch's batch order."""
+
+    def __init__(self, n: int, generator: torch.Generator):
+        self.step, self.elapsed, self.n, self.generator = 0, 0.0, n, generator
+        self.order = torch.empty(0, dtype=torch.long)
+
+    def next_indices(self, batch_size: int) -> torch.Tensor:
+        steps_per_epoch = math.ceil(self.n / batch_size)
+        position = self.step % steps_per_epoch
+        if position == 0 or len(self.order) != self.n:
+            self.order = torch.randperm(self.n, generator=self.generator)
+        return self.order[position * batch_size:(position + 1) * batch_size]
+
+
+def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, seed: int) -> FitReport:
+    """Train ``model`` on ``x`` (labels ``y``) until the budget is spent; see :class:`FitPlan`."""
+    generator = torch.Generator().manual_seed(seed)
+    state = _State(len(x), generator)
+    resumed = _restore(model, state, plan.checkpoint)
+    total = plan.total_steps(len(x))
+    losses: dict[str, float] = {}
+    bar = tqdm(total=total if total is not None else plan.budget.amount, initial=state.step if total else 0,
+               disable=not plan.progress, leave=False, unit="step" if total else "s", dynamic_ncols=True)
+    start = time.perf_counter() - state.elapsed
+    try:
+        while not _spent(plan, state, total):
+            if time.monotonic() > plan.deadline:
+                raise CellTimeout(f"time limit reached during training, at step {state.step}")
+            idx = state.next_indices(plan.batch_size)
+            batch = x[idx.to(x.device)]
+            if plan.transform is not None:
+                batch = plan.transform(batch, generator)
+            losses = model.train_step(batch, None if y is None else y[idx.to(y.device)])
+            state.step += 1
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise Diverged(state.step, losses)
+            state.elapsed = time.perf_counter() - start
+            _advance(bar, state, total, losses)
+            if plan.checkpoint is not None and state.step % plan.checkpoint_every == 0:
+                save_checkpoint(model, state, plan.checkpoint, done=False)
+    finally:
+        bar.close()
+    state.elapsed = time.perf_counter() - start
+    if plan.checkpoint is not None:
+        save_checkpoint(model, state, plan.checkpoint, done=True)
+    return FitReport(state.step, state.elapsed, losses, resumed)
+
+
+def _spent(plan: FitPlan, state: _State, total: int | None) -> bool:
+    if total is not None:
+        return state.step >= total
+    return state.elapsed >= plan.budget.amount
+
+
+def _advance(bar: tqdm, state: _State, total: int | None, losses: dict[str, float]) -> None:
+    if bar.disable:
+        return
+    bar.update(1 if total is not None else state.elapsed - bar.n)
+    if state.step % 10 == 0:
+        bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+
+
+def save_checkpoint(model: Model, state: _State, path: Path, done: bool) -> None:
+    """Write atomically (temporary file, fsync, rename): a reader never sees half a checkpoint."""
+    payload = {
+        "model": model.state_dict(),
+        "optimizers": [opt.state_dict() for opt in model.optimizers()],
+        "step": state.step,
+        "elapsed": state.elapsed,
+        "done": done,
+        "order": state.order,
+        "generator": state.generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as handle:
+        torch.save(payload, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict | None:
+    """A checkpoint written by :func:`save_checkpoint`, loaded without executing pickled code."""
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _restore(model: Model, state: _State, path: Path | None) -> int:
+    payload = load_checkpoint(path) if path is not None else None
+    if payload is None:
+        return 0
+    model.load_state_dict(payload["model"])
+    for opt, opt_state in zip(model.optimizers(), payload["optimizers"]):
+        opt.load_state_dict(opt_state)
+    state.step, state.elapsed, state.order = payload["step"], payload["elapsed"], payload["order"]
+    state.generator.set_state(payload["generator"])
+    torch.set_rng_state(payload["torch_rng"])
+    if payload["cuda_rng"]:
+        torch.cuda.set_rng_state_all(payload["cuda_rng"])
+    return state.step

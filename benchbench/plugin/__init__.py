@@ -1,0 +1,1 @@
+"""Discovery: the hook specifications, the plugin manager and the registry of specs."""

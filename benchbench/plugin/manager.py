@@ -1,0 +1,106 @@
+"""Build a plugin manager: built-ins and third-party packages load the same way, through the
+``benchbench`` entry-point group. A factory, never an import-time global, so tests get a manager
+holding only the plugins they name.
+
+Broken plugins do not stop the program: a plugin that fails to import or defines an unknown hook
+is left out and its problem recorded (``manager.problems``), so commands that do not need it work.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from types import ModuleType
+
+import pluggy
+
+from ..errors import suggest
+from . import hookspecs
+
+DISABLE_ENV = "BENCHBENCH_DISABLE_PLUGINS"
+TRACE_ENV = "BENCHBENCH_TRACE_PLUGINS"
+HOOK_NAMES = frozenset(n for n in dir(hookspecs) if n.startswith(f"{hookspecs.PROJECT}_"))
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager plus what benchbench tracks about each plugin."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.add_hookspecs(hookspecs)
+        self.problems: dict[str, str] = {}
+        self.distributions: dict[str, tuple[str, str]] = {}
+
+    def add(self, plugin: object, name: str, dist: tuple[str, str] = ("", "")) -> None:
+        """Register ``plugin`` unless blocked; a plugin with unknown hooks is recorded, not added."""
+        if self.is_blocked(name):
+            return
+        problem = hook_problem(plugin)
+        if problem:
+            self.problems[name] = problem
+            return
+        self.register(plugin, name=name)
+        self.distributions[name] = dist
+
+    def origin(self, name: str) -> str:
+        dist, version = self.distributions.get(name, ("", ""))
+        return f"{dist} {version}".strip() or "(registered directly)"
+
+
+def hook_problem(plugin: object) -> str:
+    """Why a plugin's hooks are wrong (misspelt, or not marked as implementations), or ''."""
+    for attribute in dir(plugin):
+        if not attribute.startswith(f"{hookspecs.PROJECT}_"):
+            continue
+        if attribute not in HOOK_NAMES:
+            return f"unknown hook {attribute!r}. {suggest(attribute, HOOK_NAMES)}"
+        if not hasattr(getattr(plugin, attribute), f"{hookspecs.PROJECT}_impl"):
+            return f"{attribute!r} is not marked with @benchbench.hookimpl"
+    return ""
+
+
+def disabled_from_env() -> set[str]:
+    return {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+
+
+def make_plugin_manager(
+    disabled: Iterable[str] = (), plugins: Iterable[tuple[str, object]] = (), entry_points: bool = True
+) -> PluginManager:
+    """A manager with the named ``plugins`` plus, if ``entry_points``, every installed one.
+
+    Blocking happens before loading, so a disabled plugin is never imported.
+    """
+    manager = PluginManager()
+    for name in set(disabled) | disabled_from_env():
+        manager.set_blocked(name)
+    for name, plugin in plugins:
+        manager.add(plugin, name)
+    if entry_points:
+        for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            _load_entry_point(manager, entry_point)
+    if os.environ.get(TRACE_ENV):
+        manager.trace.root.setwriter(lambda text: sys.stderr.write(f"[plugins] {text}"))
+        manager.enable_tracing()
+    return manager
+
+
+def _load_entry_point(manager: PluginManager, entry_point: importlib.metadata.EntryPoint) -> None:
+    name = entry_point.name
+    if manager.is_blocked(name):
+        return
+    dist = entry_point.dist
+    origin = (dist.name, dist.version) if dist else ("", "")
+    if name in manager.distributions or name in manager.problems:
+        first = manager.origin(name)
+        manager.problems[f"{name} ({origin[0]})"] = f"plugin name {name!r} is already taken by {first}"
+        return
+    try:
+        module: ModuleType = entry_point.load()
+    except Exception as error:  # a third party's bug: report it with its traceback, keep going
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        manager.problems[name] = f'Error importing plugin "{name}" ({entry_point.value}): {detail}\n{traceback.format_exc()}'
+        return
+    manager.add(module, name, origin)

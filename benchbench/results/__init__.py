@@ -1,0 +1,1 @@
+"""Records → tables: the results store, leaderboards and comparisons."""

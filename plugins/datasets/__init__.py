@@ -1,0 +1,1 @@
+"""Built-in dataset plugins: toy 2D densities, scikit-learn digits, torchvision folders."""
