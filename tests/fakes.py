@@ -1,0 +1,131 @@
+"""Small plugins for host tests: a dataset, well-behaved and misbehaving models, a metric.
+
+Registered directly on an isolated plugin manager, so host tests do not depend on the built-in
+plugins' numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+import benchbench
+from benchbench import Dataset, DatasetSpec, MetricSpec, MetricValue, ModelSpec, Param, Requirements
+from benchbench.plugin.manager import make_plugin_manager
+from benchbench.plugin.registry import Registry, build_registry
+
+
+def blobs(n_train: int = 256, shift: float = 0.0) -> Dataset:
+    rng = np.random.default_rng(0)
+    draw = lambda n: rng.normal(shift, 1.0, size=(n, 2))  # noqa: E731
+    return Dataset("blobs", draw(n_train), draw(64), draw(128), "continuous")
+
+
+class Gaussian(benchbench.Model):
+    """Learns a mean by gradient steps; exact log_prob of N(mean, I)."""
+
+    capabilities = frozenset({"log_prob"})
+
+    def __init__(self, behaviour: str = "ok", diverge_at: int = 5, sleep: float = 0.0):
+        super().__init__()
+        self.mean = torch.nn.Parameter(torch.zeros(2))
+        self.opt = torch.optim.SGD(self.parameters(), lr=0.1)
+        self.behaviour, self.diverge_at, self.sleep, self.steps = behaviour, diverge_at, sleep, 0
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return -0.5 * ((x - self.mean) ** 2).sum(1) - math.log(2 * math.pi)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
+        self.steps += 1
+        time.sleep(self.sleep)
+        if self.behaviour == "raise":
+            raise RuntimeError("boom in train_step")
+        loss = -self.log_prob(x).mean()
+        if self.behaviour == "diverge" and self.steps >= self.diverge_at:
+            loss = loss * float("nan")
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.mean + torch.randn(n, 2, device=self.mean.device)
+
+
+def build_gaussian(data: Dataset, variant: str = "ok", **params: float) -> Gaussian:
+    return Gaussian(variant, **params)
+
+
+def mean_nll(context: benchbench.EvalContext, fail: bool = False) -> list[MetricValue]:
+    if fail:
+        raise ValueError("metric exploded")
+    value = -context.model.log_prob(context.split("test")).mean().item()
+    return [MetricValue("mean_nll", value, "lower", "nats", "exact")]
+
+
+def sample_mean_gap(context: benchbench.EvalContext) -> list[MetricValue]:
+    gap = (context.samples.mean(0) - context.split("test").mean(0)).norm().item()
+    return [MetricValue("mean_gap", gap, "lower")]
+
+
+class FakePlugin:
+    @benchbench.hookimpl
+    def benchbench_datasets(self) -> list[DatasetSpec]:
+        return [DatasetSpec("blobs", "Gaussian blob", blobs, params=(Param("n_train", 256), Param("shift", 0.0)))]
+
+    @benchbench.hookimpl
+    def benchbench_models(self) -> list[ModelSpec]:
+        variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}}
+        return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants,
+                          params=(Param("diverge_at", 5), Param("sleep", 0.0)))]
+
+    @benchbench.hookimpl
+    def benchbench_metrics(self) -> list[MetricSpec]:
+        return [
+            MetricSpec("mean_nll", "test NLL", mean_nll, params=(Param("fail", False),), requires=Requirements(frozenset({"log_prob"}))),
+            MetricSpec("mean_gap", "sample mean gap", sample_mean_gap, requires=Requirements(samples=True)),
+            MetricSpec("needs_encode", "never applies here", mean_nll, requires=Requirements(frozenset({"encode"}))),
+        ]
+
+
+def fake_registry() -> Registry:
+    return build_registry(make_plugin_manager(plugins=[("fake", FakePlugin())], entry_points=False))
+
+
+SUITE = """
+[suite]
+name = "fake"
+seeds = [0, 1]
+time_limit = {time_limit}
+samples = 64
+checkpoint_every = 10
+
+[[datasets]]
+name = "blobs"
+params = {{ shift = 2.0 }}
+
+[[models]]
+plugin = "gaussian"
+variant = "{variant}"
+budget = {{ steps = {steps} }}
+batch_size = 32
+
+[[metrics]]
+name = "mean_nll"
+
+[[metrics]]
+name = "mean_gap"
+
+[[metrics]]
+name = "needs_encode"
+"""
+
+
+def write_suite(path, variant: str = "ok", steps: int = 30, time_limit: float = 60, extra: str = ""):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(SUITE.format(variant=variant, steps=steps, time_limit=time_limit) + extra)
+    return path

@@ -1,0 +1,140 @@
+"""The runner end to end on fake plugins: statuses, n/a, failure isolation, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from benchbench import cli as cli_module
+from benchbench.engine.runner import run_suite
+from benchbench.errors import ResultsError
+from benchbench.results.leaderboard import COLUMNS
+from benchbench.results.store import read_records
+from fakes import fake_registry, write_suite
+
+
+def run(tmp_path, **suite):
+    path = write_suite(tmp_path / "fake.toml", **suite)
+    return run_suite(path, results_root=tmp_path / "results", run_id="r", registry=fake_registry(), progress=False, echo=lambda s: None)
+
+
+def cells_of(outcome):
+    records, _ = read_records(outcome.run_dir)
+    return [r for r in records if r["kind"] == "cell"], [r for r in records if r["kind"] == "metric"]
+
+
+def test_ok_run_records_every_metric_and_na_with_reason(tmp_path):
+    outcome = run(tmp_path)
+    cells, metrics = cells_of(outcome)
+    assert [c["status"] for c in cells] == ["ok", "ok"]
+    by_name = {(m["metric"], m["seed"]): m for m in metrics}
+    assert by_name[("mean_nll", 0)]["status"] == "ok" and by_name[("mean_nll", 0)]["exactness"] == "exact"
+    assert by_name[("needs_encode", 1)]["status"] == "n/a"
+    assert "does not provide encode" in by_name[("needs_encode", 1)]["error"]
+    for cost in ("fit_seconds", "samples_per_second", "train_steps_per_second", "peak_memory_mb"):
+        assert by_name[(cost, 0)]["value"] > 0
+    assert not outcome.failures
+    assert list(outcome.leaderboard.columns[: len(COLUMNS)]) == COLUMNS
+    row = outcome.leaderboard.query("metric == 'mean_nll'").iloc[0]
+    assert row["n_seeds"] == 2 and row["status"] == "ok" and row["std"] > 0
+
+
+def test_learning_beats_the_untrained_model(tmp_path):
+    """The fake model learns the blob's mean: a longer budget gives a lower test NLL."""
+    short = run(tmp_path / "a", steps=1).leaderboard.query("metric == 'mean_nll'")["mean"].iloc[0]
+    long = run(tmp_path / "b", steps=60).leaderboard.query("metric == 'mean_nll'")["mean"].iloc[0]
+    assert long < short
+
+
+def test_failing_cell_is_recorded_with_traceback_and_run_goes_on(tmp_path):
+    outcome = run(tmp_path, variant="raise")
+    cells, _ = cells_of(outcome)
+    assert [c["status"] for c in cells] == ["failed", "failed"]
+    assert "boom in train_step" in cells[0]["error"] and "Traceback" in cells[0]["traceback"]
+    assert len(outcome.failures) == 2
+    assert outcome.leaderboard["status"].tolist() == ["failed 2/2"]
+
+
+def test_diverging_cell_is_marked_with_its_step(tmp_path):
+    outcome = run(tmp_path, variant="diverge")
+    cells, metrics = cells_of(outcome)
+    assert {c["status"] for c in cells} == {"diverged"}
+    assert cells[0]["diverged_step"] == 5 and "step 5" in cells[0]["error"]
+    assert not metrics
+
+
+def test_cell_past_its_time_limit_is_a_timeout(tmp_path):
+    outcome = run(tmp_path, variant="slow", steps=1000, time_limit=0.5)
+    cells, _ = cells_of(outcome)
+    assert {c["status"] for c in cells} == {"timeout"}
+    assert all(c["wall_seconds"] < 5 for c in cells)
+
+
+def test_failing_metric_fails_the_cell_but_keeps_other_values(tmp_path):
+    outcome = run(tmp_path, extra='\n[[metrics]]\nname = "mean_nll"\nparams = { fail = true }\n')
+    cells, metrics = cells_of(outcome)
+    assert {c["status"] for c in cells} == {"failed"}
+    assert "metric exploded" in cells[0]["error"]
+    assert any(m["metric"] == "mean_gap" and m["status"] == "ok" for m in metrics)
+
+
+def test_second_run_into_the_same_folder_is_refused(tmp_path):
+    run(tmp_path)
+    with pytest.raises(ResultsError, match="already holds a run"):
+        run(tmp_path)
+
+
+def test_resume_skips_finished_cells(tmp_path):
+    outcome = run(tmp_path)
+    before = (outcome.run_dir / "cells.jsonl").read_bytes()
+    again = run_suite(resume=outcome.run_dir, registry=fake_registry(), progress=False, echo=lambda s: None)
+    assert (outcome.run_dir / "cells.jsonl").read_bytes() == before
+    assert again.leaderboard.equals(outcome.leaderboard)
+
+
+def test_cli_exit_status_is_1_when_a_cell_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli_module, "_registry", lambda ctx: fake_registry())
+    suite = write_suite(tmp_path / "fake.toml", variant="raise")
+    result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res"), "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "FAILED blobs/gaussian/raise/seed0" in result.output
+
+
+def test_cli_run_with_bad_device_exits_2_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli_module, "_registry", lambda ctx: fake_registry())
+    suite = write_suite(tmp_path / "fake.toml")
+    suite.write_text(suite.read_text().replace('name = "fake"', 'name = "fake"\ndevice = "cuda:7"'))
+    result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res")])
+    assert result.exit_code == 2
+    assert not (tmp_path / "res").exists()
+
+
+def test_cell_finished_hook_sees_every_cell_and_a_broken_reporter_loses_nothing(tmp_path):
+    import benchbench
+    from benchbench.plugin.manager import make_plugin_manager
+    from benchbench.plugin.registry import build_registry
+    from fakes import FakePlugin
+
+    seen = []
+
+    class Reporter:
+        @benchbench.hookimpl
+        def benchbench_cell_finished(self, cell, records):
+            seen.append((cell["status"], len(records)))
+            raise RuntimeError("reporter bug")
+
+    registry = build_registry(make_plugin_manager(plugins=[("fake", FakePlugin()), ("reporter", Reporter())], entry_points=False))
+    messages = []
+    outcome = run_suite(write_suite(tmp_path / "s.toml"), results_root=tmp_path, registry=registry, progress=False, echo=messages.append)
+    assert [s for s, _ in seen] == ["ok", "ok"] and all(n > 0 for _, n in seen)
+    assert any("reporter" in m and "reporter bug" in m for m in messages)
+    assert len(cells_of(outcome)[0]) == 2
+
+
+def test_environment_and_suite_are_stored(tmp_path):
+    outcome = run(tmp_path)
+    env = json.loads((outcome.run_dir / "environment.json").read_text())
+    assert env["device"] == "cpu" and "torch" in env["versions"]
+    assert "[[models]]" in (outcome.run_dir / "suite.toml").read_text()
