@@ -72,7 +72,7 @@ def sample_mean_gap(context: benchbench.EvalContext) -> list[MetricValue]:
     return [MetricValue("mean_gap", gap, "lower")]
 
 
-class FakePlugin:
+class RunnablePlugin:
     @benchbench.hookimpl
     def benchbench_datasets(self) -> list[DatasetSpec]:
         return [DatasetSpec("blobs", "Gaussian blob", blobs, params=(Param("n_train", 256), Param("shift", 0.0)))]
@@ -92,8 +92,9 @@ class FakePlugin:
         ]
 
 
-def fake_registry() -> Registry:
-    return build_registry(make_plugin_manager(plugins=[("fake", FakePlugin())], entry_points=False))
+def runnable_registry() -> Registry:
+    """An isolated registry holding only :class:`RunnablePlugin`, whose factories really build things."""
+    return build_registry(make_plugin_manager(plugins=[("fake", RunnablePlugin())], entry_points=False))
 
 
 SUITE = """
@@ -125,7 +126,7 @@ name = "needs_encode"
 """
 
 
-def write_suite(path, variant: str = "ok", steps: int = 30, time_limit: float = 60, extra: str = ""):
+def write_runnable_suite(path, variant: str = "ok", steps: int = 30, time_limit: float = 60, extra: str = ""):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(SUITE.format(variant=variant, steps=steps, time_limit=time_limit) + extra)
     return path

@@ -12,12 +12,12 @@ from benchbench.engine.runner import run_suite
 from benchbench.errors import ResultsError
 from benchbench.results.leaderboard import COLUMNS
 from benchbench.results.store import read_records
-from fakes import fake_registry, write_suite
+from fakes import runnable_registry, write_runnable_suite
 
 
 def run(tmp_path, **suite):
-    path = write_suite(tmp_path / "fake.toml", **suite)
-    return run_suite(path, results_root=tmp_path / "results", run_id="r", registry=fake_registry(), progress=False, echo=lambda s: None)
+    path = write_runnable_suite(tmp_path / "fake.toml", **suite)
+    return run_suite(path, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(), progress=False, echo=lambda s: None)
 
 
 def cells_of(outcome):
@@ -89,22 +89,22 @@ def test_second_run_into_the_same_folder_is_refused(tmp_path):
 def test_resume_skips_finished_cells(tmp_path):
     outcome = run(tmp_path)
     before = (outcome.run_dir / "cells.jsonl").read_bytes()
-    again = run_suite(resume=outcome.run_dir, registry=fake_registry(), progress=False, echo=lambda s: None)
+    again = run_suite(resume=outcome.run_dir, registry=runnable_registry(), progress=False, echo=lambda s: None)
     assert (outcome.run_dir / "cells.jsonl").read_bytes() == before
     assert again.leaderboard.equals(outcome.leaderboard)
 
 
 def test_cli_exit_status_is_1_when_a_cell_fails(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_module, "_registry", lambda ctx: fake_registry())
-    suite = write_suite(tmp_path / "fake.toml", variant="raise")
+    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    suite = write_runnable_suite(tmp_path / "fake.toml", variant="raise")
     result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res"), "--no-progress"])
     assert result.exit_code == 1, result.output
     assert "FAILED blobs/gaussian/raise/seed0" in result.output
 
 
 def test_cli_run_with_bad_device_exits_2_and_writes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_module, "_registry", lambda ctx: fake_registry())
-    suite = write_suite(tmp_path / "fake.toml")
+    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    suite = write_runnable_suite(tmp_path / "fake.toml")
     suite.write_text(suite.read_text().replace('name = "fake"', 'name = "fake"\ndevice = "cuda:7"'))
     result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res")])
     assert result.exit_code == 2
@@ -115,7 +115,7 @@ def test_cell_finished_hook_sees_every_cell_and_a_broken_reporter_loses_nothing(
     import benchbench
     from benchbench.plugin.manager import make_plugin_manager
     from benchbench.plugin.registry import build_registry
-    from fakes import FakePlugin
+    from fakes import RunnablePlugin
 
     seen = []
 
@@ -125,9 +125,9 @@ def test_cell_finished_hook_sees_every_cell_and_a_broken_reporter_loses_nothing(
             seen.append((cell["status"], len(records)))
             raise RuntimeError("reporter bug")
 
-    registry = build_registry(make_plugin_manager(plugins=[("fake", FakePlugin()), ("reporter", Reporter())], entry_points=False))
+    registry = build_registry(make_plugin_manager(plugins=[("fake", RunnablePlugin()), ("reporter", Reporter())], entry_points=False))
     messages = []
-    outcome = run_suite(write_suite(tmp_path / "s.toml"), results_root=tmp_path, registry=registry, progress=False, echo=messages.append)
+    outcome = run_suite(write_runnable_suite(tmp_path / "s.toml"), results_root=tmp_path, registry=registry, progress=False, echo=messages.append)
     assert [s for s, _ in seen] == ["ok", "ok"] and all(n > 0 for _, n in seen)
     assert any("reporter" in m and "reporter bug" in m for m in messages)
     assert len(cells_of(outcome)[0]) == 2

@@ -15,15 +15,15 @@ import pytest
 from benchbench.engine.runner import run_suite
 from benchbench.errors import ResultsError
 from benchbench.results.store import RECORDS, RunStore, read_records
-from fakes import fake_registry, write_suite
+from fakes import runnable_registry, write_runnable_suite
 
 TESTS = Path(__file__).parent
 DRIVER = """
 import sys
 sys.path.insert(0, {tests!r})
 from benchbench.engine.runner import run_suite
-from fakes import fake_registry
-kwargs = dict(registry=fake_registry(), progress=False)
+from fakes import runnable_registry
+kwargs = dict(registry=runnable_registry(), progress=False)
 if sys.argv[1] == "resume":
     run_suite(resume=sys.argv[2], **kwargs)
 else:
@@ -44,14 +44,14 @@ def start(tmp_path, *args):
 
 
 def slow_suite(tmp_path):
-    return write_suite(tmp_path / "slow.toml", variant="slow", steps=40)
+    return write_runnable_suite(tmp_path / "slow.toml", variant="slow", steps=40)
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The leaderboard of an uninterrupted run of the slow suite."""
     tmp = tmp_path_factory.mktemp("reference")
-    outcome = run_suite(slow_suite(tmp), results_root=tmp / "results", run_id="run", registry=fake_registry(), progress=False, echo=lambda s: None)
+    outcome = run_suite(slow_suite(tmp), results_root=tmp / "results", run_id="run", registry=runnable_registry(), progress=False, echo=lambda s: None)
     return quality(outcome.leaderboard)
 
 
@@ -90,7 +90,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_leaderboard(tmp_path, refer
     finally:
         process.wait()
     records, _ = read_records(run_dir)  # readable whatever the moment of the kill
-    resumed = run_suite(resume=run_dir, registry=fake_registry(), progress=False, echo=lambda s: None)
+    resumed = run_suite(resume=run_dir, registry=runnable_registry(), progress=False, echo=lambda s: None)
     assert quality(resumed.leaderboard).equals(reference)
     cells = [r for r in read_records(run_dir)[0] if r["kind"] == "cell"]
     assert sorted(c["cell_id"] for c in cells) == sorted({c["cell_id"] for c in cells})  # each cell once
@@ -99,7 +99,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_leaderboard(tmp_path, refer
 @pytest.mark.parametrize("cut", ["mid-line", "between a cell's lines", "before the last newline"])
 def test_torn_write_is_dropped_on_resume_never_mixed_in(tmp_path, reference, cut):
     suite = slow_suite(tmp_path)
-    outcome = run_suite(suite, results_root=tmp_path / "results", run_id="run", registry=fake_registry(), progress=False, echo=lambda s: None)
+    outcome = run_suite(suite, results_root=tmp_path / "results", run_id="run", registry=runnable_registry(), progress=False, echo=lambda s: None)
     path = outcome.run_dir / RECORDS
     data = path.read_bytes()
     last_cell_start = data.rstrip(b"\n").rfind(b"\n", 0, data.rfind(b'"kind": "cell"', 0, len(data) - 10)) + 1
@@ -112,7 +112,7 @@ def test_torn_write_is_dropped_on_resume_never_mixed_in(tmp_path, reference, cut
     path.write_bytes(data[: offsets[cut]])
     records, good = read_records(outcome.run_dir)
     assert sum(r["kind"] == "cell" for r in records) == 1 and good <= last_cell_start
-    resumed = run_suite(resume=outcome.run_dir, registry=fake_registry(), progress=False, echo=lambda s: None)
+    resumed = run_suite(resume=outcome.run_dir, registry=runnable_registry(), progress=False, echo=lambda s: None)
     assert quality(resumed.leaderboard).equals(reference)
     lines = path.read_bytes().splitlines()
     assert all(json.loads(line) for line in lines)  # no torn fragment left in the file
@@ -143,9 +143,9 @@ def test_a_second_writer_is_refused_while_the_first_runs(tmp_path):
     try:
         wait_for(lambda: (run_dir / "run.json").exists())
         with pytest.raises(ResultsError, match="being written by another bench run"):
-            run_suite(resume=run_dir, registry=fake_registry(), progress=False, echo=lambda s: None)
+            run_suite(resume=run_dir, registry=runnable_registry(), progress=False, echo=lambda s: None)
     finally:
         process.kill()
         process.wait()
     # once the first writer is gone (even by SIGKILL) the lock is free again
-    run_suite(resume=run_dir, registry=fake_registry(), progress=False, echo=lambda s: None)
+    run_suite(resume=run_dir, registry=runnable_registry(), progress=False, echo=lambda s: None)

@@ -48,6 +48,7 @@ MODEL_KEYS = {"plugin", "variant", "name", "params", "budget", "batch_size"}
 METRIC_KEYS = {"name", "params"}
 TOP_KEYS = {"suite", "datasets", "models", "metrics"}
 BUDGET_UNITS = ("steps", "epochs", "seconds")
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -146,12 +147,12 @@ class _Reader:
     def get(self, table: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any = ..., positive: bool = False) -> Any:
         if key not in table:
             if default is ...:
-                raise self.fail(f"{path}.{key}" if path else key, f"a {_type_name(kind)} (required)")
+                raise self.fail(f"{path}.{key}" if path else key, f"{_a(kind)} (required)")
             return default
         value = table[key]
         if isinstance(value, bool) and bool not in _as_tuple(kind) or not isinstance(value, kind):
-            raise self.fail(f"{path}.{key}" if path else key, f"a {_type_name(kind)}", value)
-        if positive and value <= 0:
+            raise self.fail(f"{path}.{key}" if path else key, _a(kind), value)
+        if positive and not value > 0:  # also rejects nan
             raise self.fail(f"{path}.{key}" if path else key, "a positive number", value)
         return value
 
@@ -162,7 +163,14 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
     names = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array", dict: "table"}
-    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+    kinds = [k for k in _as_tuple(kind) if not (k is int and float in _as_tuple(kind))]  # an integer is a number
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _a(kind: type | tuple[type, ...]) -> str:
+    """'an integer', 'a string': the expected type with its article."""
+    name = _type_name(kind)
+    return f"{'an' if name[:1] in tuple('aeiou') else 'a'} {name}"
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -194,9 +202,7 @@ def parse_suite(raw: dict[str, Any], file: str, registry: Any) -> Suite:
     device = r.get(head, "device", "suite", str, "auto")
     if not DEVICE_PATTERN.match(device):
         raise r.fail("suite.device", "auto, cpu, mps, cuda or cuda:N", device)
-    name = r.get(head, "name", "suite", str, Path(file).stem)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise r.fail("suite.name", "letters, digits, '_', '-' or '.' (it names a folder)", name)
+    name = _safe_name(r, r.get(head, "name", "suite", str, Path(file).stem), "suite.name")
     return Suite(
         name=name,
         path=file,
@@ -213,6 +219,13 @@ def parse_suite(raw: dict[str, Any], file: str, registry: Any) -> Suite:
     )
 
 
+def _safe_name(r: _Reader, name: str, key: str) -> str:
+    """Suite and model names become folder and file names: keep them to a safe alphabet."""
+    if not SAFE_NAME.fullmatch(name):
+        raise r.fail(key, "letters, digits, '_', '-' or '.' (it names folders and files)", name)
+    return name
+
+
 def _params(r: _Reader, table: dict[str, Any], path: str, spec: Any) -> dict[str, Any]:
     given = r.get(table, "params", path, dict, {})
     for key, value in given.items():
@@ -221,7 +234,7 @@ def _params(r: _Reader, table: dict[str, Any], path: str, spec: Any) -> dict[str
         if param is None:
             raise r.fail(where, f"a parameter of {spec.name!r}", key, suggest(key, [p.name for p in spec.params]))
         if not _fits(value, param.type):
-            raise r.fail(where, f"a {_type_name(param.type)}", value)
+            raise r.fail(where, _a(param.type), value)
         if param.choices is not None and value not in param.choices:
             raise r.fail(where, f"one of {list(param.choices)}", value)
     return {**spec.defaults(), **given}
@@ -256,14 +269,14 @@ def _models(r: _Reader, value: Any, registry: Any) -> tuple[ModelEntry, ...]:
             raise r.fail(f"{path}.variant", f"a variant of {spec.name!r}", variant, suggest(variant, spec.variants))
         params = {**_params(r, table, path, spec), **spec.variants[variant], **r.get(table, "params", path, dict, {})}
         entries.append(ModelEntry(
-            name=r.get(table, "name", path, str, spec.name),
+            name=_safe_name(r, r.get(table, "name", path, str, spec.name), f"{path}.name"),
             plugin=spec.name,
             variant=variant,
             params=params,
             budget=_budget(r, table, path),
             batch_size=r.get(table, "batch_size", path, int, 128, positive=True),
         ))
-    _unique(r, "models", [(e.name, e.variant) for e in entries], "give each a distinct `name`")
+    _unique(r, "models", [(e.name, e.variant) for e in entries], "Give each a distinct `name`")
     return tuple(entries)
 
 

@@ -1,0 +1,292 @@
+"""Leaderboards from records, and comparisons of two leaderboards, checked against scipy."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from scipy import stats
+
+import benchbench.cli
+from benchbench.errors import UsageError
+from benchbench.results.compare import compare, read_leaderboard, render
+from benchbench.results.leaderboard import leaderboard, to_markdown
+
+HEADER = ["dataset", "model", "variant", "metric", "mean", "std", "ci95", "n_seeds", "direction", "rank", "status"]
+COMPARE_COLUMNS = ["dataset", "model", "variant", "metric", "direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict"]
+
+
+def metric(model: str, seed: int, value: float | None, *, name: str = "nll", direction: str = "lower", status: str = "ok",
+           dataset: str = "8gaussians", variant: str = "default", **extra: Any) -> dict[str, Any]:
+    return {"kind": "metric", "dataset": dataset, "model": model, "variant": variant, "metric": name, "seed": seed,
+            "value": value, "direction": direction, "status": status, **extra}
+
+
+def cell(model: str, seed: int, status: str = "ok", *, dataset: str = "8gaussians", variant: str = "default") -> dict[str, Any]:
+    return {"kind": "cell", "dataset": dataset, "model": model, "variant": variant, "seed": seed, "status": status}
+
+
+def reference(values: list[float]) -> tuple[float, float, float]:
+    """Mean, sample standard deviation and 95% half-width by Student t, computed independently."""
+    mean = statistics.fmean(values)
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
+    return mean, statistics.stdev(values), (high - low) / 2
+
+
+VAE_NLL = [1.0, 1.3, 1.1]
+FLOW_NLL = [0.9, 0.8]
+
+
+@pytest.fixture
+def records() -> list[dict[str, Any]]:
+    """vae: 3 ok seeds; flow: 2 ok, 1 diverged; gan: every seed failed; baseline: one seed."""
+    out = []
+    for seed, value in enumerate(VAE_NLL):
+        out += [metric("vae", seed, value, variant="vae"), metric("vae", seed, 0.9, variant="vae", name="acc", direction="higher"), cell("vae", seed, variant="vae")]
+    for seed, value in enumerate(FLOW_NLL):
+        out += [metric("flow", seed, value), metric("flow", seed, 0.9, name="acc", direction="higher"), cell("flow", seed)]
+    out.append(cell("flow", 2, "diverged"))
+    out += [cell("gan", 0, "error"), cell("gan", 1, "timeout"), cell("gan", 2, "error")]
+    out += [metric("baseline", 0, 2.0), metric("baseline", 0, 0.5, name="acc", direction="higher"),
+            metric("baseline", 0, None, name="fid", status="n/a"), cell("baseline", 0)]
+    return out
+
+
+def row(board: pd.DataFrame, model: str, metric_name: str) -> pd.Series:
+    rows = board[(board["model"] == model) & (board["metric"] == metric_name)]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# leaderboard
+# --------------------------------------------------------------------------------------------------
+
+
+def test_leaderboard_columns_in_order(records) -> None:
+    board = leaderboard(records)
+    assert list(board.columns[: len(HEADER)]) == HEADER
+    assert list(pd.read_csv(io.StringIO(board.to_csv(index=False))).columns[: len(HEADER)]) == HEADER
+
+
+def test_mean_std_ci95_match_student_t(records) -> None:
+    board = leaderboard(records)
+    for model, values in (("vae", VAE_NLL), ("flow", FLOW_NLL)):
+        got = row(board, model, "nll")
+        mean, std, ci95 = reference(values)
+        assert got["mean"] == pytest.approx(mean, rel=1e-12)
+        assert got["std"] == pytest.approx(std, rel=1e-12)
+        assert got["ci95"] == pytest.approx(ci95, rel=1e-12)
+        assert got["n_seeds"] == len(values)
+        assert got["direction"] == "lower"
+
+
+def test_one_seed_has_no_spread(records) -> None:
+    board = leaderboard(records)
+    baseline = row(board, "baseline", "nll")
+    assert (baseline["mean"], baseline["n_seeds"], baseline["status"]) == (2.0, 1, "ok")
+    assert pd.isna(baseline["std"]) and pd.isna(baseline["ci95"])
+    (line,) = [r for r in csv.DictReader(io.StringIO(board.to_csv(index=False))) if r["model"] == "baseline" and r["metric"] == "nll"]
+    assert (line["std"], line["ci95"]) == ("", "")
+    assert "| 8gaussians | baseline | default | nll | 2 |  |  | 1 | lower |" in to_markdown(board)
+
+
+def test_status_counts_how_seeds_ended(records) -> None:
+    board = leaderboard(records)
+    assert row(board, "vae", "nll")["status"] == "ok"
+    assert row(board, "flow", "nll")["status"] == "ok 2/3; diverged 1/3"
+    assert row(board, "flow", "acc")["status"] == "ok 2/3; diverged 1/3"
+
+
+def test_model_whose_every_seed_failed_still_gets_a_row(records) -> None:
+    board = leaderboard(records)
+    gan = board[board["model"] == "gan"]
+    assert len(gan) == 1
+    gan = gan.iloc[0]
+    assert (gan["metric"], gan["n_seeds"], gan["status"]) == ("(cell)", 0, "error 2/3; timeout 1/3")
+    assert pd.isna(gan["mean"]) and pd.isna(gan["rank"])
+
+
+def test_metric_without_any_value_is_unranked(records) -> None:
+    fid = row(leaderboard(records), "baseline", "fid")
+    assert (fid["n_seeds"], fid["status"]) == (0, "n/a 1/1")
+    assert pd.isna(fid["mean"]) and pd.isna(fid["rank"])
+
+
+def test_rank_is_direction_aware_and_ties_share(records) -> None:
+    board = leaderboard(records)
+    nll = board[board["metric"] == "nll"]
+    assert list(zip(nll["model"], nll["rank"])) == [("flow", 1), ("vae", 2), ("baseline", 3)]  # lower is better
+    acc = board[board["metric"] == "acc"]
+    assert dict(zip(acc["model"], acc["rank"])) == {"flow": 1, "vae": 1, "baseline": 3}  # higher is better; a tie
+    assert list(acc["model"]) == ["flow", "vae", "baseline"]  # ties in model order
+
+
+def test_leaderboard_of_no_records_is_empty_with_columns() -> None:
+    board = leaderboard([])
+    assert board.empty and list(board.columns[: len(HEADER)]) == HEADER
+
+
+def test_leaderboard_csv_reads_back(records, tmp_path) -> None:
+    path = tmp_path / "leaderboard.csv"
+    leaderboard(records).to_csv(path, index=False)
+    frame = read_leaderboard(path)
+    assert list(frame.columns[: len(HEADER)]) == HEADER
+    assert len(frame) == len(leaderboard(records))
+
+
+# --------------------------------------------------------------------------------------------------
+# compare
+# --------------------------------------------------------------------------------------------------
+
+
+def board(*rows: dict[str, Any]) -> pd.DataFrame:
+    """A hand-made leaderboard; every row one seed unless it says otherwise."""
+    defaults = {"dataset": "8gaussians", "variant": "default", "metric": "nll", "std": math.nan, "ci95": math.nan,
+                "n_seeds": 1, "direction": "lower", "rank": 1, "status": "ok"}
+    return pd.DataFrame([{**defaults, **r} for r in rows], columns=HEADER + [c for r in rows for c in r if c not in HEADER])
+
+
+def verdicts(table: pd.DataFrame) -> dict[tuple[str, str], str]:
+    return {(r.model, r.metric): r.verdict for r in table.itertuples()}
+
+
+def test_verdicts_follow_direction() -> None:
+    a = board({"model": "m1", "mean": 1.0}, {"model": "m2", "mean": 1.0},
+              {"model": "m1", "metric": "acc", "mean": 0.5, "direction": "higher"},
+              {"model": "m2", "metric": "acc", "mean": 0.5, "direction": "higher"},
+              {"model": "m3", "mean": 1.0})
+    b = board({"model": "m1", "mean": 0.8}, {"model": "m2", "mean": 1.2},
+              {"model": "m1", "metric": "acc", "mean": 0.7, "direction": "higher"},
+              {"model": "m2", "metric": "acc", "mean": 0.3, "direction": "higher"},
+              {"model": "m3", "mean": 1.0})
+    table, warnings = compare(a, b)
+    assert list(table.columns) == COMPARE_COLUMNS
+    assert verdicts(table) == {("m1", "nll"): "better", ("m2", "nll"): "worse", ("m1", "acc"): "better",
+                               ("m2", "acc"): "worse", ("m3", "nll"): "same"}
+    m1 = table[(table["model"] == "m1") & (table["metric"] == "nll")].iloc[0]
+    assert m1["delta"] == pytest.approx(-0.2)
+    assert warnings == []
+    assert "better" in render(table)
+
+
+def test_tolerance_applies_without_seed_spread() -> None:
+    a, b = board({"model": "m", "mean": 1.00}), board({"model": "m", "mean": 1.04})
+    assert verdicts(compare(a, b)[0]) == {("m", "nll"): "worse"}
+    assert verdicts(compare(a, b, tolerance=0.05)[0]) == {("m", "nll"): "within noise"}
+
+
+def test_rows_only_on_one_side_and_missing_values() -> None:
+    a = board({"model": "old", "mean": 1.0}, {"model": "both", "mean": 1.0}, {"model": "dead", "metric": "(cell)", "mean": math.nan, "n_seeds": 0})
+    b = board({"model": "new", "mean": 1.0}, {"model": "both", "mean": math.nan, "n_seeds": 0}, {"model": "dead", "metric": "(cell)", "mean": math.nan, "n_seeds": 0})
+    assert verdicts(compare(a, b)[0]) == {("old", "nll"): "only in A", ("new", "nll"): "only in B",
+                                         ("both", "nll"): "no value", ("dead", "(cell)"): "no value"}
+
+
+def test_version_difference_warns() -> None:
+    a = board({"model": "vae", "mean": 1.0, "model_version": "1", "metric_version": "1"})
+    b = board({"model": "vae", "mean": 1.0, "model_version": "2", "metric_version": "1"})
+    _, warnings = compare(a, b)
+    assert warnings == ["8gaussians/vae/default/nll: model_version differs (1 vs 2)"]
+
+
+SPREAD = [1.0, 1.2, 0.8, 1.1, 0.9]
+# B's seeds = shift + scale * (A's seeds - 1): from far inside to far outside Welch's 95% interval,
+# two of them close to its edge (t ≈ 2.2 and 2.5 with about 8 degrees of freedom).
+SHIFTS = {"inside": (1.05, 1.0), "edge-in": (1.22, 1.0), "edge-out": (1.25, 1.0), "outside": (0.4, 1.0),
+          "outside-worse": (1.6, 1.0), "inside-wider": (0.95, 1.8), "outside-wider": (0.3, 1.8)}
+
+
+def test_within_noise_agrees_with_welch_interval() -> None:
+    a_records, b_records, b_values = [], [], {}
+    for model, (shift, scale) in SHIFTS.items():
+        b_values[model] = [shift + scale * (v - 1.0) for v in SPREAD]
+        a_records += [metric(model, seed, v) for seed, v in enumerate(SPREAD)]
+        b_records += [metric(model, seed, v) for seed, v in enumerate(b_values[model])]
+    table, _ = compare(leaderboard(a_records), leaderboard(b_records))
+    got = verdicts(table)
+    for model, values in b_values.items():
+        welch = stats.ttest_ind(values, SPREAD, equal_var=False)
+        interval = welch.confidence_interval(0.95)
+        contains_zero = interval.low <= 0 <= interval.high
+        assert contains_zero == (welch.pvalue >= 0.05)
+        assert (got[(model, "nll")] == "within noise") == contains_zero, (model, interval)
+        if not contains_zero:
+            assert got[(model, "nll")] == ("better" if statistics.fmean(values) < 1.0 else "worse")
+    assert {got[(m, "nll")] for m in ("inside", "edge-in", "inside-wider")} == {"within noise"}
+    assert (got[("edge-out", "nll")], got[("outside", "nll")], got[("outside-worse", "nll")], got[("outside-wider", "nll")]) == (
+        "worse", "better", "worse", "better")
+
+
+def test_identical_boards_are_the_same(records) -> None:
+    table, warnings = compare(leaderboard(records), leaderboard(records))
+    assert set(table.loc[table["metric"] != "fid", "verdict"]) - {"no value"} == {"same"}
+    assert verdicts(table)[("gan", "(cell)")] == "no value"
+    assert warnings == []
+
+
+# --------------------------------------------------------------------------------------------------
+# `bench compare`
+# --------------------------------------------------------------------------------------------------
+
+
+def write(frame: pd.DataFrame, path) -> str:
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture
+def boards(tmp_path) -> dict[str, str]:
+    a = board({"model": "vae", "mean": 1.0, "model_version": "1"}, {"model": "flow", "mean": 2.0, "model_version": "1"})
+    regressed = board({"model": "vae", "mean": 1.5, "model_version": "1"}, {"model": "flow", "mean": 1.0, "model_version": "1"})
+    improved = board({"model": "vae", "mean": 0.5, "model_version": "2"}, {"model": "flow", "mean": 2.0, "model_version": "1"})
+    return {"a": write(a, tmp_path / "a.csv"), "regressed": write(regressed, tmp_path / "regressed.csv"),
+            "improved": write(improved, tmp_path / "improved.csv")}
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(benchbench.cli.cli, ["compare", *args])
+
+
+def test_cli_fail_on_regression_exits_1(boards) -> None:
+    result = invoke(boards["a"], boards["regressed"], "--fail-on-regression")
+    assert result.exit_code == 1, result.output
+    assert "1 regression(s)" in result.output
+    assert "worse: 1" in result.output and "better: 1" in result.output
+
+
+def test_cli_without_regression_exits_0(boards) -> None:
+    result = invoke(boards["a"], boards["improved"], "--fail-on-regression")
+    assert result.exit_code == 0, result.output
+    assert "warning: 8gaussians/vae/default/nll: model_version differs (1 vs 2)" in result.output
+
+
+def test_cli_regression_without_flag_exits_0(boards) -> None:
+    assert invoke(boards["a"], boards["regressed"]).exit_code == 0
+
+
+def test_cli_csv_missing_columns_exits_2(boards, tmp_path) -> None:
+    broken = tmp_path / "broken.csv"
+    pd.read_csv(boards["a"]).drop(columns=["n_seeds", "direction"]).to_csv(broken, index=False)
+    result = invoke(boards["a"], str(broken))
+    assert result.exit_code == 2
+    assert f"{broken}: not a benchbench leaderboard; missing columns ['n_seeds', 'direction']" in result.output
+
+
+def test_cli_missing_file_exits_2(boards, tmp_path) -> None:
+    result = invoke(str(tmp_path / "absent.csv"), boards["a"])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'absent.csv'}: no such leaderboard file" in result.output
+
+
+def test_read_leaderboard_rejects_non_csv(tmp_path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(UsageError, match="not a readable CSV leaderboard"):
+        read_leaderboard(empty)
