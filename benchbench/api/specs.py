@@ -81,9 +81,13 @@ class ModelSpec(_Spec):
 
 @dataclass(frozen=True)
 class Requirements:
-    """What a metric needs from a cell; unmet requirements give an ``n/a`` with the reason."""
+    """What a metric needs from a cell; unmet requirements give an ``n/a`` with the reason.
+
+    ``capabilities`` are all required; of ``any_capabilities`` (when given) one is enough.
+    """
 
     capabilities: frozenset[str] = frozenset()
+    any_capabilities: frozenset[str] = frozenset()
     samples: bool = False
     labels: bool = False
     data_kinds: frozenset[str] = frozenset({"binary", "discrete", "continuous"})

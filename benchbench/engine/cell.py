@@ -198,11 +198,15 @@ def unmet(requires: Requirements, context: EvalContext) -> str:
     missing = sorted(c for c in requires.capabilities if not model.supports(c))
     if missing:
         return f"model {type(model).__name__} does not provide {', '.join(missing)}"
+    if requires.any_capabilities and not any(model.supports(c) for c in requires.any_capabilities):
+        return f"model {type(model).__name__} provides none of {', '.join(sorted(requires.any_capabilities))}"
     if requires.labels and not dataset.has_labels:
         return f"dataset {dataset.name!r} has no labels"
     if dataset.kind not in requires.data_kinds:
         return f"needs {' or '.join(sorted(requires.data_kinds))} data, {dataset.name!r} is {dataset.kind}"
-    if requires.samples and context.samples is not None and len(context.samples) < requires.min_samples:
+    if requires.samples and context.samples is None:
+        return "the cell drew no samples"
+    if requires.samples and len(context.samples) < requires.min_samples:
         return f"needs at least {requires.min_samples} samples, the suite draws {len(context.samples)}"
     return ""
 

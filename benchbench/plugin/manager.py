@@ -37,13 +37,16 @@ class PluginManager(pluggy.PluginManager):
     def add(self, plugin: object, name: str, dist: tuple[str, str] = ("", "")) -> None:
         """Register ``plugin`` unless blocked; a plugin with unknown hooks is recorded, not added."""
         if self.is_blocked(name):
+            self.trace("blocked", name)
             return
         problem = hook_problem(plugin)
         if problem:
             self.problems[name] = problem
+            self.trace("problem", name, problem)
             return
         self.register(plugin, name=name)
         self.distributions[name] = dist
+        self.trace("loaded", name, "from", self.origin(name))
 
     def origin(self, name: str) -> str:
         dist, version = self.distributions.get(name, ("", ""))
@@ -53,7 +56,8 @@ class PluginManager(pluggy.PluginManager):
 def hook_problem(plugin: object) -> str:
     """Why a plugin's hooks are wrong (misspelt, or not marked as implementations), or ''."""
     for attribute in dir(plugin):
-        if not attribute.startswith(f"{hookspecs.PROJECT}_"):
+        # An imported module (``import benchbench_other``) is not a hook implementation.
+        if not attribute.startswith(f"{hookspecs.PROJECT}_") or isinstance(getattr(plugin, attribute), ModuleType):
             continue
         if attribute not in HOOK_NAMES:
             return f"unknown hook {attribute!r}. {suggest(attribute, HOOK_NAMES)}"
@@ -74,6 +78,9 @@ def make_plugin_manager(
     Blocking happens before loading, so a disabled plugin is never imported.
     """
     manager = PluginManager()
+    if os.environ.get(TRACE_ENV):  # before loading, so that loading is traced too
+        manager.trace.root.setwriter(lambda text: sys.stderr.write(f"[plugins] {text}"))
+        manager.enable_tracing()
     for name in set(disabled) | disabled_from_env():
         manager.set_blocked(name)
     for name, plugin in plugins:
@@ -81,26 +88,26 @@ def make_plugin_manager(
     if entry_points:
         for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT):
             _load_entry_point(manager, entry_point)
-    if os.environ.get(TRACE_ENV):
-        manager.trace.root.setwriter(lambda text: sys.stderr.write(f"[plugins] {text}"))
-        manager.enable_tracing()
     return manager
 
 
 def _load_entry_point(manager: PluginManager, entry_point: importlib.metadata.EntryPoint) -> None:
     name = entry_point.name
     if manager.is_blocked(name):
+        manager.trace("blocked", name, "(not imported)")
         return
     dist = entry_point.dist
     origin = (dist.name, dist.version) if dist else ("", "")
     if name in manager.distributions or name in manager.problems:
         first = manager.origin(name)
         manager.problems[f"{name} ({origin[0]})"] = f"plugin name {name!r} is already taken by {first}"
+        manager.trace("problem", name, "from", origin[0], "is a duplicate")
         return
     try:
         module: ModuleType = entry_point.load()
     except Exception as error:  # a third party's bug: report it with its traceback, keep going
         detail = "".join(traceback.format_exception_only(error)).strip()
         manager.problems[name] = f'Error importing plugin "{name}" ({entry_point.value}): {detail}\n{traceback.format_exc()}'
+        manager.trace("problem", name, detail)
         return
     manager.add(module, name, origin)

@@ -72,6 +72,7 @@ def build_registry(manager: PluginManager | None = None) -> Registry:
             except Exception as error:
                 manager.problems[impl.plugin_name] = f"{hook_name}() raised {error!r}"
                 continue
+            manager.trace(hook_name, impl.plugin_name, "->", [getattr(spec, "name", spec) for spec in specs or ()])
             _add_specs(registry, kind, spec_type, specs, impl.plugin_name)
     return registry
 

@@ -1,0 +1,33 @@
+"""Likelihood metrics: negative log-likelihood (exact or a named bound) and the ELBO.
+
+Only the specs live here, so listing plugins never imports torch; the maths is in ``compute``.
+"""
+
+from __future__ import annotations
+
+import benchbench
+from benchbench import MetricSpec, Param, Requirements
+
+_COMPUTE = "benchbench_plugins.metrics.likelihood.compute"
+_SPLIT = Param("split", "test", "the dataset split scored", choices=("train", "val", "test"))
+_BATCH = Param("batch_size", None, "examples per forward pass; default: the cell's batch size", kind=int)
+
+
+@benchbench.hookimpl
+def benchbench_metrics() -> list[MetricSpec]:
+    return [
+        MetricSpec(
+            name="nll",
+            summary="Negative log-likelihood, nats/example and bits/dim on discrete data: exact, or a bound with its K",
+            factory=f"{_COMPUTE}:evaluate_nll",
+            params=(Param("k", 100, "importance samples for a model that gives only a bound"), _BATCH, _SPLIT),
+            requires=Requirements(any_capabilities=frozenset({"log_prob", "log_prob_bound", "elbo"})),
+        ),
+        MetricSpec(
+            name="elbo",
+            summary="Negative ELBO in nats/example, with its reconstruction and KL parts when the model gives them",
+            factory=f"{_COMPUTE}:evaluate_elbo",
+            params=(_BATCH, _SPLIT),
+            requires=Requirements(capabilities=frozenset({"elbo"})),
+        ),
+    ]
