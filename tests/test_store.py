@@ -44,7 +44,7 @@ def start(tmp_path, *args):
 
 
 def slow_suite(tmp_path):
-    return write_runnable_suite(tmp_path / "slow.toml", variant="slow", steps=40)
+    return write_runnable_suite(tmp_path / "slow.toml", variant="slow", steps=80)
 
 
 @pytest.fixture(scope="module")

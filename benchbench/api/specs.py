@@ -66,9 +66,10 @@ class _Spec:
 class ModelSpec(_Spec):
     """A model family. ``variants`` maps a variant name to the parameters it overrides.
 
-    The factory is called as ``factory(data_info, variant=..., **params)`` and returns a
-    :class:`benchbench.Model`; it may raise :class:`benchbench.CapabilityError` when the data is of
-    a kind the variant cannot model.
+    The factory is called as ``factory(dataset, variant=..., **params)`` with the loaded
+    :class:`benchbench.Dataset` and returns a :class:`benchbench.Model`; it raises
+    :class:`benchbench.CapabilityError` when the data is of a kind the variant cannot model.
+    ``data_kinds`` is checked by the runner before any model is built.
     """
 
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"default": {}})
@@ -105,6 +106,6 @@ class MetricSpec(_Spec):
 
 @dataclass(frozen=True)
 class DatasetSpec(_Spec):
-    """A dataset. The factory is called as ``factory(seed=..., **params)`` and returns a
-    :class:`benchbench.Dataset`; it must never download.
+    """A dataset. The factory is called as ``factory(**params)`` and returns a
+    :class:`benchbench.Dataset` with fixed splits; it must never download.
     """

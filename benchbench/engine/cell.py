@@ -129,7 +129,7 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     model.eval()
     samples = _sample(job, model, timings) if any(spec.requires.samples for _, spec in job.metrics) else None
     records += _cost_records(report, timings, job.device, job.samples)
-    context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir)
+    context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size)
     started = time.perf_counter()
     for entry, spec in job.metrics:
         records += _evaluate(entry, spec, context)

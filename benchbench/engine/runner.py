@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..api.dataset import Dataset
-from ..errors import CapabilityError, ResultsError, UsageError
+from ..errors import CapabilityError, PluginError, ResultsError, UsageError
 from ..plugin.registry import Registry, build_registry
 from ..plugin.manager import make_plugin_manager
 from ..results.leaderboard import to_markdown, write_leaderboard
@@ -60,17 +60,33 @@ def resumed_suite(run_dir: Path, registry: Registry) -> Suite:
 
 def preflight(suite: Suite, registry: Registry) -> dict[str, Dataset]:
     """Load every dataset and build every model once on the CPU, so that data a model cannot
-    model is reported before any training."""
+    model, or a plugin that cannot build, is reported before any training."""
     datasets: dict[str, Dataset] = {}
     for entry in suite.datasets:
         key = f"{entry.name}:{sorted(entry.params.items())}"
-        datasets[key] = load_dataset(registry.dataset(entry.name), entry.params)
+        datasets[key] = _plugin_call(registry, "dataset", entry.name, lambda: load_dataset(registry.dataset(entry.name), entry.params))
         for model in suite.models:
+            spec = registry.model(model.plugin)
+            where = f"{suite.path}: model {model.name!r} (variant {model.variant!r}) on dataset {entry.name!r}"
+            if datasets[key].kind not in spec.data_kinds:
+                raise CapabilityError(f"{where}: {spec.name!r} models {', '.join(sorted(spec.data_kinds))} data, {entry.name!r} is {datasets[key].kind}")
             try:
-                build_model(registry.model(model.plugin), datasets[key], model.variant, model.params)
+                _plugin_call(registry, "model", model.plugin, lambda: build_model(spec, datasets[key], model.variant, model.params))
             except CapabilityError as error:
-                raise CapabilityError(f"{suite.path}: model {model.name!r} (variant {model.variant!r}) cannot run on dataset {entry.name!r}: {error}") from None
+                raise CapabilityError(f"{where}: {error}") from None
     return datasets
+
+
+def _plugin_call(registry: Registry, kind: str, name: str, call: Callable[[], Any]) -> Any:
+    """Run a plugin's factory; its unexpected errors name the plugin instead of a raw traceback."""
+    try:
+        return call()
+    except UsageError:
+        raise
+    except Exception as error:
+        plugin = registry.entries[kind][name].plugin
+        raise PluginError(f"{kind} {name!r} from plugin {plugin!r} ({registry.entries[kind][name].origin}) failed to build: "
+                          f"{type(error).__name__}: {error}") from error
 
 
 def run_suite(
@@ -152,6 +168,6 @@ def _announce(registry: Registry, cell: dict[str, Any], records: list[dict[str, 
     """Tell reporter plugins; one reporter's exception is a warning, never a lost result."""
     for impl in registry.manager.hook.benchbench_cell_finished.get_hookimpls():
         try:
-            impl.function(cell=cell, records=records)
+            impl.function(**{name: {"cell": cell, "records": records}[name] for name in impl.argnames})
         except Exception as error:
             echo(f"warning: plugin {impl.plugin_name!r} failed in benchbench_cell_finished: {error!r}")

@@ -1,0 +1,104 @@
+"""The CLI as a user meets it: start-up without torch, the smoke suite offline, leaderboards."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import benchbench
+from benchbench.cli import cli
+from benchbench.results.leaderboard import COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = """
+import sys, runpy
+sys.argv = ["bench", *{args!r}]
+try:
+    runpy.run_module("benchbench", run_name="__main__")
+except SystemExit as done:
+    code = done.code
+print("TORCH", "torch" in sys.modules, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate", "suites/smoke.toml", "suites/quick.toml"], ["compare", "A", "B"]])
+def test_light_commands_do_not_import_torch(args, tmp_path):
+    if args[0] == "compare":
+        board = "dataset,model,variant,metric,mean,std,ci95,n_seeds,direction,rank,status\nd,m,v,nll,1.0,,,1,lower,1,ok\n"
+        for name in ("A", "B"):
+            (tmp_path / name).write_text(board)
+        args = ["compare", str(tmp_path / "A"), str(tmp_path / "B")]
+    done = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, cwd=ROOT)
+    assert "TORCH False" in done.stderr, done.stderr[-3000:]
+
+
+def test_bench_list_names_each_plugin_and_its_distribution():
+    result = CliRunner().invoke(cli, ["list"])
+    assert result.exit_code == 0
+    assert "vae" in result.output and "(vae: benchbench " in result.output
+    assert "8gaussians" in result.output and "nll" in result.output
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The smoke suite through the notebook API, with every socket blocked for the whole run."""
+    tmp = tmp_path_factory.mktemp("smoke")
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network blocked by the test")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setattr(socket.socket, "connect_ex", refuse)
+        patch.setattr(socket, "create_connection", refuse)
+        patch.setattr(socket, "getaddrinfo", refuse)
+        board = benchbench.run(str(ROOT / "suites" / "smoke.toml"), results_root=tmp, run_id="run")
+    return board, attempts, tmp / "smoke" / "run"
+
+
+def test_smoke_run_opens_no_network_connection(smoke_run):
+    board, attempts, _ = smoke_run
+    assert attempts == []
+    assert set(board["status"]) == {"ok"}
+
+
+def test_smoke_leaderboard_has_the_contract_columns_and_real_values(smoke_run):
+    board, _, run_dir = smoke_run
+    assert list(board.columns[: len(COLUMNS)]) == COLUMNS
+    csv = pd.read_csv(run_dir / "leaderboard.csv")
+    assert list(csv.columns[: len(COLUMNS)]) == COLUMNS
+    metrics = set(board["metric"])
+    assert {"nll", "bpd", "mmd2", "fit_seconds", "samples_per_second"} <= metrics
+    assert board["mean"].notna().all()
+
+
+def test_leaderboard_command_rebuilds_the_same_table(smoke_run):
+    _, _, run_dir = smoke_run
+    before = (run_dir / "leaderboard.csv").read_text()
+    (run_dir / "leaderboard.csv").unlink()
+    result = CliRunner().invoke(cli, ["leaderboard", str(run_dir)])
+    assert result.exit_code == 0 and "| dataset |" in result.output
+    assert (run_dir / "leaderboard.csv").read_text() == before
+
+
+def test_leaderboard_of_a_folder_that_is_no_run_exits_2(tmp_path):
+    result = CliRunner().invoke(cli, ["leaderboard", str(tmp_path)])
+    assert result.exit_code == 2 and "cells.jsonl" in result.output
+
+
+def test_run_needs_exactly_one_of_suite_or_resume(tmp_path):
+    result = CliRunner().invoke(cli, ["run"])
+    assert result.exit_code == 2 and "--resume" in result.output
+
+
+def test_bad_plugin_option_exits_2():
+    result = CliRunner().invoke(cli, ["-p", "vae", "list"])
+    assert result.exit_code == 2 and "no:NAME" in result.output
