@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +102,7 @@ def run_suite(
     """Run a suite (or resume a run folder) and return its leaderboard and failures."""
     registry = registry or build_registry(make_plugin_manager())
     for plugin, problem in registry.problems.items():
-        warnings.warn(f"plugin {plugin!r} not loaded: {problem.splitlines()[0]}", stacklevel=2)
+        echo(f"warning: plugin {plugin!r} not loaded: {problem.splitlines()[0]} (see `bench list`)")
     if resume is not None:
         run_dir = Path(resume)
         suite = resumed_suite(run_dir, registry)
