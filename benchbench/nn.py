@@ -46,3 +46,33 @@ def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I) summed over all but the batch dimension, in nats."""
     return (-0.5 * (math.log(2 * math.pi) + z**2)).flatten(1).sum(1)
+
+
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 mask ``(out, in)``: the building
+    block of MADE (Germain et al. 2015) and of the MAF / IAF flows built on it."""
+
+    def __init__(self, in_features: int, out_features: int, mask: torch.Tensor):
+        super().__init__(in_features, out_features)
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+
+
+def made_masks(order: torch.Tensor, hidden: Sequence[int], generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """MADE masks for inputs taken in ``order`` (a permutation of 0..D-1: ``order[i]`` is the
+    position of input ``i`` in the autoregressive ordering).
+
+    Hidden unit degrees are drawn in [min, D-1); a hidden unit of degree m sees inputs of degree
+    <= m, and output d sees hidden units of degree < degree(d), so output d depends only on inputs
+    earlier in the ordering. Returns one ``(out, in)`` mask per layer, the last one for the outputs.
+    """
+    dim = len(order)
+    degrees = [order + 1]  # input degrees 1..D
+    for width in hidden:
+        low = int(min(degrees[-1].min().item(), dim - 1))
+        degrees.append(torch.randint(low, dim, (width,), generator=generator))
+    masks = [(later[:, None] >= earlier[None, :]).float() for earlier, later in zip(degrees[:-1], degrees[1:])]
+    masks.append((degrees[0][:, None] > degrees[-1][None, :]).float())
+    return masks
