@@ -186,3 +186,18 @@ def test_unmet_requirements_give_reasons():
     assert "at least 100 samples" in unmet(Requirements(samples=True, min_samples=100), context)
     assert "has no labels" in unmet(Requirements(labels=True), context)
     assert "needs binary data" in unmet(Requirements(data_kinds=frozenset({"binary"})), context)
+
+
+def test_incompatible_checkpoint_is_named_not_a_raw_traceback(tmp_path):
+    import torch
+
+    from benchbench.engine.training import FitPlan, fit
+    from benchbench.engine.suite import Budget
+    from fakes import Gaussian
+
+    path = tmp_path / "ckpt.pt"
+    torch.save({"model": {"other": torch.zeros(3)}, "optimizers": [], "step": 1, "elapsed": 0.0, "done": False,
+                "order": torch.arange(4), "generator": torch.Generator().get_state(), "torch_rng": torch.get_rng_state(),
+                "cuda_rng": []}, path)
+    with pytest.raises(CapabilityError, match="does not fit Gaussian"):
+        fit(Gaussian(), torch.zeros(4, 2), None, FitPlan(Budget("steps", 2), 2, checkpoint=path, progress=False), seed=0)

@@ -159,10 +159,19 @@ def _sample(job: CellJob, model: Model, timings: dict) -> torch.Tensor:
         samples = model.sample(job.samples)
     _synchronize(job.device)
     timings["sample_seconds"] = time.perf_counter() - start
-    path = job.run_dir / "samples" / f"{_safe(job.cell.cell_id)}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(samples.detach().cpu().to(torch.float32), path)
+    _save_samples(samples, job.run_dir / "samples" / _safe(job.cell.cell_id))
     return samples
+
+
+def _save_samples(samples: torch.Tensor, stem: Path) -> None:
+    """All samples as a tensor file; for images also an 8 x 8 grid to look at."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    samples = samples.detach().cpu().to(torch.float32)
+    torch.save(samples, stem.parent / f"{stem.name}.pt")
+    if samples.dim() == 4 and samples.shape[1] in (1, 3):
+        from torchvision.utils import save_image
+
+        save_image(samples[:64].clamp(0, 1), stem.parent / f"{stem.name}.png", nrow=8)
 
 
 def _evaluate(entry: MetricEntry, spec: MetricSpec, context: EvalContext) -> list[dict[str, Any]]:

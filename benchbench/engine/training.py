@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..api.model import Model
-from ..errors import CellTimeout, Diverged
+from ..errors import CapabilityError, CellTimeout, Diverged
 from .suite import Budget
 
 
@@ -148,7 +148,10 @@ def _restore(model: Model, state: _State, path: Path | None) -> int:
     payload = load_checkpoint(path) if path is not None else None
     if payload is None:
         return 0
-    model.load_state_dict(payload["model"])
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as error:
+        raise CapabilityError(f"checkpoint {path} does not fit {type(model).__name__} as configured: {error}") from None
     for opt, opt_state in zip(model.optimizers(), payload["optimizers"]):
         opt.load_state_dict(opt_state)
     state.step, state.elapsed, state.order = payload["step"], payload["elapsed"], payload["order"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UsageError
-from .leaderboard import COLUMNS, ROW
+from .leaderboard import COLUMNS, ROW, t_quantile
 
 VERSION_COLUMNS = ["model_version", "metric_version"]
 
@@ -44,8 +44,6 @@ def verdict(row: pd.Series, tolerance: float = 0.0) -> str:
 
 
 def _within_noise(row: pd.Series, delta: float) -> bool:
-    from scipy import stats
-
     na, nb, sa, sb = row["n_seeds_a"], row["n_seeds_b"], row["std_a"], row["std_b"]
     if pd.isna(sa) or pd.isna(sb) or na < 2 or nb < 2:
         return False
@@ -53,7 +51,7 @@ def _within_noise(row: pd.Series, delta: float) -> bool:
     if va + vb == 0:
         return delta == 0
     dof = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    return abs(delta) <= stats.t.ppf(0.975, dof) * math.sqrt(va + vb)
+    return abs(delta) <= t_quantile(0.975, dof) * math.sqrt(va + vb)
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, tolerance: float = 0.0) -> tuple[pd.DataFrame, list[str]]:
