@@ -27,6 +27,14 @@ def dequantize(x: torch.Tensor, levels: int, generator: torch.Generator | None =
     return (k + u.to(x.device)) / levels
 
 
+def quantize(y: torch.Tensor, levels: int) -> torch.Tensor:
+    """The inverse of :func:`dequantize`: a point ``y`` of the cube back to the stored ``k / (L - 1)``
+    of the cell ``k = floor(y L)`` it lies in. A density's samples so mapped are samples of the mass
+    ``P(k)`` that the likelihood metrics score it by."""
+    k = torch.floor(y * levels).clamp_(0, levels - 1)
+    return k / (levels - 1)
+
+
 def to_levels(x: torch.Tensor, levels: int) -> torch.Tensor:
     """Integer level ``k`` of data stored as ``k / (L - 1)``."""
     return torch.round(x * (levels - 1)).long().clamp_(0, levels - 1)
@@ -76,3 +84,33 @@ def made_masks(order: torch.Tensor, hidden: Sequence[int], generator: torch.Gene
     masks = [(later[:, None] >= earlier[None, :]).float() for earlier, later in zip(degrees[:-1], degrees[1:])]
     masks.append((degrees[0][:, None] > degrees[-1][None, :]).float())
     return masks
+
+
+def halved_sizes(size: tuple[int, int], stages: int) -> list[tuple[int, int]]:
+    """Spatial sizes ``(H, W)`` through ``stages`` stages of :func:`conv_down`, the input's first."""
+    sizes = [tuple(size)]
+    for _ in range(stages):
+        sizes.append((sizes[-1][0] // 2, sizes[-1][1] // 2))
+    return sizes  # type: ignore[return-value]
+
+
+def conv_down(channels: Sequence[int], activation: type[nn.Module] = nn.SiLU) -> nn.Sequential:
+    """4x4 stride-2 convolutions (DCGAN, Radford et al. 2016), ``activation`` after each; each
+    stage halves height and width, rounding down: (B, channels[0], H, W) → (B, channels[-1], H', W')
+    with ``(H', W') = halved_sizes((H, W), len(channels) - 1)[-1]``."""
+    layers: list[nn.Module] = []
+    for a, b in zip(channels[:-1], channels[1:]):
+        layers += [nn.Conv2d(a, b, 4, stride=2, padding=1), activation()]
+    return nn.Sequential(*layers)
+
+
+def conv_up(channels: Sequence[int], sizes: Sequence[tuple[int, int]], activation: type[nn.Module] = nn.SiLU
+            ) -> nn.Sequential:
+    """The mirror of :func:`conv_down`: 4x4 stride-2 transposed convolutions, ``activation`` after each,
+    stage ``i`` taking ``sizes[i]`` to exactly ``sizes[i + 1]`` (an output padding of 1 restores the
+    row or column that a halving rounded away). Pass ``halved_sizes(...)`` reversed."""
+    layers: list[nn.Module] = []
+    for a, b, (h, w), (h2, w2) in zip(channels[:-1], channels[1:], sizes[:-1], sizes[1:]):
+        padding = (h2 - 2 * h, w2 - 2 * w)  # 0 or 1: ConvTranspose2d gives 2 * size + output_padding
+        layers += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1, output_padding=padding), activation()]
+    return nn.Sequential(*layers)

@@ -169,9 +169,21 @@ def _save_samples(samples: torch.Tensor, stem: Path) -> None:
     samples = samples.detach().cpu().to(torch.float32)
     torch.save(samples, stem.parent / f"{stem.name}.pt")
     if samples.dim() == 4 and samples.shape[1] in (1, 3):
-        from torchvision.utils import save_image
+        image_grid(samples[:64]).save(stem.parent / f"{stem.name}.png")
 
-        save_image(samples[:64].clamp(0, 1), stem.parent / f"{stem.name}.png", nrow=8)
+
+def image_grid(images: torch.Tensor, columns: int = 8) -> Any:
+    """``(N, C, H, W)`` floats in [0, 1] → one PIL image, ``columns`` wide, 1-pixel gaps."""
+    from PIL import Image
+
+    n, c, h, w = images.shape
+    rows = math.ceil(n / columns)
+    grid = torch.ones(c, rows * (h + 1) + 1, columns * (w + 1) + 1)
+    for i, image in enumerate(images.clamp(0, 1)):
+        top, left = 1 + (i // columns) * (h + 1), 1 + (i % columns) * (w + 1)
+        grid[:, top:top + h, left:left + w] = image
+    pixels = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
+    return Image.fromarray(pixels)
 
 
 def _evaluate(entry: MetricEntry, spec: MetricSpec, context: EvalContext) -> list[dict[str, Any]]:

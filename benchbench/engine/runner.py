@@ -34,6 +34,7 @@ class RunOutcome:
     run_dir: Path
     leaderboard: pd.DataFrame
     failures: list[dict[str, Any]]
+    seconds: dict[str, float]  # preflight, cells, leaderboard: where a run's wall time went
 
 
 def new_run_dir(results_root: Path, suite: Suite, run_id: str | None) -> Path:
@@ -112,20 +113,25 @@ def run_suite(
     else:
         raise UsageError("give a suite file or --resume RUN_DIR")
     device = resolve_device(suite.device)
+    clock = [time.perf_counter()]
     datasets = preflight(suite, registry)
+    clock.append(time.perf_counter())
     store = RunStore(run_dir)
     finished = store.open(new=resume is None)
     try:
         if resume is None:
             _write_run_files(store, suite, device, registry)
         failures = _run_cells(store, suite, registry, datasets, device, finished, progress, echo, Path(cache_dir))
+        clock.append(time.perf_counter())
         board = write_leaderboard(run_dir)
+        clock.append(time.perf_counter())
     finally:
         store.close()
     echo(f"\n{to_markdown(board)}\nResults: {run_dir}")
     for failure in failures:
         echo(f"FAILED {failure['cell_id']}: {failure['status']}: {failure['error']}")
-    return RunOutcome(run_dir, board, failures)
+    seconds = dict(zip(["preflight", "cells", "leaderboard"], [b - a for a, b in zip(clock, clock[1:])]))
+    return RunOutcome(run_dir, board, failures, seconds)
 
 
 def _write_run_files(store: RunStore, suite: Suite, device: str, registry: Registry) -> None:
