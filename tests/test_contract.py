@@ -1,0 +1,48 @@
+"""Every registered model variant and metric keeps the plugin contract (benchbench.testing)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchbench import CapabilityError, EvalContext, NotApplicable
+from benchbench.engine.cell import unmet
+from benchbench.plugin.registry import build_registry
+from benchbench.testing import check_metric, check_model, tiny_datasets
+
+REGISTRY = build_registry()
+DATASETS = tiny_datasets()
+MODELS = [(name, variant) for name in REGISTRY.names("model") for variant in REGISTRY.model(name).variants]
+
+
+def test_no_built_in_plugin_has_a_problem():
+    assert REGISTRY.problems == {}
+
+
+@pytest.mark.parametrize(("name", "variant"), MODELS, ids=[f"{n}-{v}" for n, v in MODELS])
+def test_model_variant_keeps_the_contract_on_every_data_kind_it_accepts(name, variant):
+    spec = REGISTRY.model(name)
+    built = []
+    for kind, dataset in DATASETS.items():
+        if kind not in spec.data_kinds:
+            continue
+        torch.manual_seed(0)
+        try:
+            built.append(check_model(spec, dataset, variant))
+        except CapabilityError as error:
+            assert name in str(error) or variant in str(error) or dataset.name in str(error), f"unclear refusal: {error}"
+    assert built, f"{name}/{variant} runs on none of the tiny datasets"
+
+
+@pytest.mark.parametrize("metric", REGISTRY.names("metric"))
+def test_metric_gives_values_or_a_reason_on_a_trained_model(metric, tmp_path):
+    spec, dataset = REGISTRY.metric(metric), DATASETS["discrete"]
+    model = check_model(REGISTRY.model("vae"), dataset, "vae")
+    torch.manual_seed(0)
+    context = EvalContext(model, dataset, model.sample(64), "cpu", 0, tmp_path, batch_size=16)
+    if unmet(spec.requires, context):
+        return
+    try:
+        check_metric(spec, context)
+    except NotApplicable as reason:
+        assert str(reason)
