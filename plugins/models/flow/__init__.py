@@ -1,1 +1,29 @@
-"""(being written)"""
+"""Normalizing flows with exact likelihoods: RealNVP (Dinh et al. 2017), MAF (Papamakarios et al.
+2017), IAF (Kingma et al. 2016) and an IAF distilled from a MAF teacher (Parallel WaveNet,
+van den Oord et al. 2018). The plugin spec only; the maths is in the sibling modules, imported
+when a cell builds a model."""
+
+import benchbench
+from benchbench import ModelSpec, Param
+
+
+@benchbench.hookimpl
+def benchbench_models() -> list[ModelSpec]:
+    return [
+        ModelSpec(
+            name="flow",
+            summary="Normalizing flows, exact log-likelihood: RealNVP couplings, MAF / IAF (MADE), IAF distilled from a MAF",
+            factory="benchbench_plugins.models.flow.model:build",
+            version="1",
+            variants={"realnvp": {"layers": 8}, "maf": {}, "iaf": {}, "iaf-distilled": {}},
+            params=(
+                Param("layers", 5, "flow steps, each an ActNorm and a coupling (realnvp) or a MADE layer"),
+                Param("hidden", 128, "width of the hidden layers of every coupling net / MADE"),
+                Param("depth", 2, "hidden layers per coupling net / MADE"),
+                Param("lr", 1e-3, "Adam learning rate (teacher and student alike)"),
+                Param("alpha", 0.05, "logit pre-processing of data in [0, 1]: u = logit(alpha + (1 - 2 alpha) x)"),
+                Param("teacher_steps", 1000, "iaf-distilled: steps of maximum likelihood for the MAF teacher "
+                      "before the IAF student is trained by KL(student || teacher); ignored by the others"),
+            ),
+        )
+    ]

@@ -1,8 +1,21 @@
-"""VAE: q(z|x) = N(mu(x), diag sigma²(x)), p(z) = N(0, I), p(x|z) by data kind.
+"""Variational autoencoders: Gaussian latents, an amortised Gaussian posterior, p(x|z) by data kind.
 
-ELBO(x) = E_q[log p(x|z)] − KL(q(z|x) || p(z))                      (Kingma & Welling 2014)
-IWAE_K(x) = E[log (1/K) Σ_k p(x, z_k) / q(z_k|x)],  z_k ~ q(z|x)       (Burda et al. 2016)
-IWAE_1 = ELBO ≤ IWAE_K ≤ IWAE_{K+1} ≤ log p(x).
+For any q(z|x) (Kingma & Welling 2014; Burda et al. 2016, "Importance weighted autoencoders"):
+
+    w(x, z)   = p(x, z) / q(z|x)                                        importance weight
+    ELBO(x)   = E_q[log w] = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))
+    IWAE_K(x) = E[log (1/K) Σ_k w(x, z_k)],  z_1..z_K ~ q(z|x) independently
+    ELBO = IWAE_1 ≤ IWAE_K ≤ IWAE_{K+1} ≤ log p(x),  IWAE_K → log p(x) as K → ∞.
+
+Samples are reparameterised, z = μ(x) + σ(x) ⊙ ε with ε ~ N(0, I), so both bounds are
+differentiable in the encoder's parameters. Training maximises E[log p(x|z)] − β KL (β = 1: the
+ELBO; β > 1: β-VAE, Higgins et al. 2017) or, with ``k_train`` > 1, the IWAE bound itself.
+
+The subclasses differ only in their latents:
+
+* :class:`VAE`: p(z) = N(0, I), q(z|x) = N(μ(x), diag σ²(x)).
+* :class:`HierarchicalVAE`: two stochastic layers (Burda et al. 2016, §5), generated top-down,
+  p(z2) p(z1|z2) p(x|z1), and inferred bottom-up, q(z1|x) q(z2|z1), all diagonal Gaussians.
 """
 
 from __future__ import annotations
@@ -10,64 +23,92 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
-from benchbench import Dataset, Model
+from benchbench import CapabilityError, Dataset, Model
 from benchbench.distributions import Likelihood, for_data
-from benchbench.nn import gaussian_log_prob, log_mean_exp, mlp, standard_normal_log_prob
+from benchbench.nn import gaussian_log_prob, halved_sizes, log_mean_exp, mlp, standard_normal_log_prob
+
+from .networks import decoder, encoder
 
 CHUNK = 64  # importance samples evaluated at once, bounding memory for large K
+LATENT_NET_DEPTH = 2  # hidden layers between two stochastic layers (Burda et al. 2016, appendix C)
+
+Latents = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # z (B·k, Z), log p(z) (B·k,), log q(z|x) (B·k,)
 
 
-class VAE(Model):
+def gaussian_stats(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A network's output (B, 2Z) → mean (B, Z) and log-variance (B, Z), clamped for stability."""
+    mean, log_var = out.chunk(2, dim=1)
+    return mean, log_var.clamp(-12, 8)
+
+
+def reparameterise(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """z = μ + σ ε, ε ~ N(0, I): a sample differentiable in μ and σ (Kingma & Welling 2014, §2.4)."""
+    return mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+
+
+def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, diag σ²) ‖ N(0, I)) in closed form, (B,) nats (Kingma & Welling 2014, appendix B)."""
+    return 0.5 * (mean**2 + log_var.exp() - 1 - log_var).sum(1)
+
+
+class LatentVAE(Model):
+    """What every variant shares: the bounds, training, sampling. A subclass supplies its latents:
+    ``latents(x, k)`` draws k reparameterised posterior samples per example with their prior and
+    posterior log-densities, ``prior_sample(n)`` draws the latent that feeds the decoder, and
+    ``posterior_mean(x)`` is the representation."""
+
     capabilities = frozenset({"elbo", "log_prob_bound", "encode"})
 
-    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, latent_dim: int = 16, hidden: int = 256,
-                 depth: int = 2, beta: float = 1.0, k_train: int = 1, lr: float = 1e-3):
+    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, decoder: nn.Module, latent_dim: int,
+                 beta: float, k_train: int):
         super().__init__()
-        self.shape, self.likelihood, self.beta, self.k_train = shape, likelihood, beta, k_train
-        self.density = likelihood.density
-        dim = math.prod(shape)
-        self.encoder = mlp([dim, *[hidden] * depth, 2 * latent_dim])
-        self.decoder = mlp([latent_dim, *[hidden] * depth, dim * likelihood.params_per_dim])
-        self.latent_dim = latent_dim
-        self.opt = torch.optim.Adam(self.parameters(), lr=lr)
+        self.shape, self.likelihood, self.density = shape, likelihood, likelihood.density
+        self.decoder, self.latent_dim, self.beta, self.k_train = decoder, latent_dim, beta, k_train
 
-    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, log_var = self.encoder(x.flatten(1)).chunk(2, dim=1)  # (B, Z) each
-        return mean, log_var.clamp(-12, 8)
+    def latents(self, x: torch.Tensor, k: int) -> Latents:
+        raise NotImplementedError
+
+    def prior_sample(self, n: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_likelihood(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """log p(x | z), (B,) nats."""
+        return self.likelihood.log_prob(self.decoder(z), x.flatten(1))
 
     def elbo(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        mean, log_var = self.posterior(x)
-        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()  # reparameterisation trick
-        reconstruction = self.likelihood.log_prob(self.decoder(z), x.flatten(1))
-        kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var).sum(1)  # closed-form KL to N(0, I)
+        """One-sample ELBO, KL(q ‖ p) estimated by log q(z|x) − log p(z); equals log w at K = 1."""
+        z, log_p, log_q = self.latents(x, 1)
+        reconstruction, kl = self.log_likelihood(z, x), log_q - log_p
         return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}
 
     def log_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        """log p(x, z_k) − log q(z_k | x) for k posterior samples: (B, k)."""
-        mean, log_var = self.posterior(x)
-        z = mean[:, None] + torch.randn(len(x), k, self.latent_dim, device=x.device) * (0.5 * log_var[:, None]).exp()
-        z = z.flatten(0, 1)  # (B*k, Z)
-        repeat = lambda t: t.repeat_interleave(k, 0)  # noqa: E731
-        log_px_z = self.likelihood.log_prob(self.decoder(z), repeat(x.flatten(1)))
-        log_q = gaussian_log_prob(z, repeat(mean), repeat(log_var))
-        return (log_px_z + standard_normal_log_prob(z) - log_q).view(len(x), k)
+        """log w(x, z_k) = log p(x | z_k) + log p(z_k) − log q(z_k | x) for k samples: (B, k)."""
+        z, log_p, log_q = self.latents(x, k)
+        return (self.log_likelihood(z, x.repeat_interleave(k, 0)) + log_p - log_q).view(len(x), k)
 
     @torch.no_grad()
     def log_prob_bound(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """IWAE_K, (B,) nats, its K samples drawn in chunks of at most ``CHUNK``."""
         chunks = [self.log_weights(x, min(CHUNK, k - i)) for i in range(0, k, CHUNK)]
         return log_mean_exp(torch.cat(chunks, 1), 1)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.posterior(x)[0]
+        return self.posterior_mean(x)
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        if self.k_train > 1:
+            return -log_mean_exp(self.log_weights(x, self.k_train), 1).mean()
+        terms = self.elbo(x)
+        return -(terms["reconstruction"] - self.beta * terms["kl"]).mean()
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
-        if self.k_train > 1:
-            loss = -log_mean_exp(self.log_weights(x, self.k_train), 1).mean()
-        else:
-            terms = self.elbo(x)
-            loss = -(terms["reconstruction"] - self.beta * terms["kl"]).mean()
+        loss = self.loss(x)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -75,9 +116,97 @@ class VAE(Model):
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        z = torch.randn(n, self.latent_dim, device=self.device)
-        return self.likelihood.sample(self.decoder(z)).view(n, *self.shape)
+        return self.likelihood.sample(self.decoder(self.prior_sample(n))).view(n, *self.shape)
 
 
-def build(data: Dataset, variant: str = "vae", **params: float) -> VAE:
-    return VAE(data.shape, for_data(data.kind, data.levels), **params)
+class VAE(LatentVAE):
+    """One stochastic layer; the ELBO's KL in closed form, lower in variance than its estimate."""
+
+    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, latent_dim: int = 16, hidden: int = 256,
+                 depth: int = 2, beta: float = 1.0, k_train: int = 1, lr: float = 1e-3, net: str = "mlp",
+                 channels: int = 32):
+        enc = encoder(net, shape, 2 * latent_dim, hidden, depth, channels)
+        dec = decoder(net, shape, latent_dim, likelihood.params_per_dim, hidden, depth, channels)
+        super().__init__(shape, likelihood, dec, latent_dim, beta, k_train)
+        self.encoder = enc
+        self.opt = torch.optim.Adam(self.parameters(), lr=lr)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return gaussian_stats(self.encoder(x))  # (B, Z) each
+
+    def latents(self, x: torch.Tensor, k: int) -> Latents:
+        mean, log_var = (t.repeat_interleave(k, 0) for t in self.posterior(x))  # (B·k, Z)
+        z = reparameterise(mean, log_var)
+        return z, standard_normal_log_prob(z), gaussian_log_prob(z, mean, log_var)
+
+    def elbo(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        mean, log_var = self.posterior(x)
+        reconstruction = self.log_likelihood(reparameterise(mean, log_var), x)
+        kl = kl_to_standard_normal(mean, log_var)
+        return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}
+
+    def prior_sample(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
+        return self.posterior(x)[0]
+
+
+class HierarchicalVAE(LatentVAE):
+    """Two stochastic layers, z1 (``latent_dim``) next to the data and z2 (``top_latent_dim``) above:
+
+        log w = log p(x|z1) + log p(z1|z2) + log p(z2) − log q(z1|x) − log q(z2|z1),
+
+    z1 ~ q(z1|x), then z2 ~ q(z2|z1). Every term is a one-sample estimate, so ``elbo`` is exactly
+    ``log w`` at K = 1 and its ``kl`` is the whole latent part, log q(z1, z2|x) − log p(z1, z2).
+    """
+
+    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, latent_dim: int = 16, hidden: int = 256,
+                 depth: int = 2, beta: float = 1.0, k_train: int = 1, lr: float = 1e-3, net: str = "mlp",
+                 channels: int = 32, top_latent_dim: int = 8):
+        enc = encoder(net, shape, 2 * latent_dim, hidden, depth, channels)
+        dec = decoder(net, shape, latent_dim, likelihood.params_per_dim, hidden, depth, channels)
+        super().__init__(shape, likelihood, dec, latent_dim, beta, k_train)
+        self.encoder = enc  # q(z1 | x)
+        self.bottom_up = mlp([latent_dim, *[hidden] * LATENT_NET_DEPTH, 2 * top_latent_dim])  # q(z2 | z1)
+        self.top_down = mlp([top_latent_dim, *[hidden] * LATENT_NET_DEPTH, 2 * latent_dim])  # p(z1 | z2)
+        self.top_latent_dim = top_latent_dim
+        self.opt = torch.optim.Adam(self.parameters(), lr=lr)
+
+    def latents(self, x: torch.Tensor, k: int) -> Latents:
+        mean1, log_var1 = (t.repeat_interleave(k, 0) for t in gaussian_stats(self.encoder(x)))  # (B·k, Z1)
+        z1 = reparameterise(mean1, log_var1)
+        mean2, log_var2 = gaussian_stats(self.bottom_up(z1))  # (B·k, Z2)
+        z2 = reparameterise(mean2, log_var2)
+        prior_mean1, prior_log_var1 = gaussian_stats(self.top_down(z2))
+        log_p = standard_normal_log_prob(z2) + gaussian_log_prob(z1, prior_mean1, prior_log_var1)
+        log_q = gaussian_log_prob(z1, mean1, log_var1) + gaussian_log_prob(z2, mean2, log_var2)
+        return z1, log_p, log_q
+
+    def prior_sample(self, n: int) -> torch.Tensor:
+        z2 = torch.randn(n, self.top_latent_dim, device=self.device)
+        return reparameterise(*gaussian_stats(self.top_down(z2)))
+
+    def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
+        return gaussian_stats(self.encoder(x))[0]
+
+
+def check_image(data: Dataset, variant: str, depth: int) -> None:
+    """A convolutional net needs images (C, H, W) of at least 2^depth pixels a side."""
+    where = f"model 'vae', variant {variant!r}, net 'conv', dataset {data.name!r}"
+    if not data.is_image:
+        raise CapabilityError(f"{where}: convolutions need images shaped (C, H, W), got examples shaped "
+                              f"{data.shape}; use net = 'mlp'")
+    if min(halved_sizes(data.shape[1:], depth)[-1]) < 1:
+        raise CapabilityError(f"{where}: {depth} stride-2 stages need images of at least {2**depth} pixels a side, "
+                              f"got {data.shape[1]}x{data.shape[2]}; lower depth")
+
+
+def build(data: Dataset, variant: str = "vae", latent_layers: int = 1, top_latent_dim: int = 8,
+          **params: float | str) -> LatentVAE:
+    if params.get("net") == "conv":
+        check_image(data, variant, int(params.get("depth", 2)))
+    likelihood = for_data(data.kind, data.levels)
+    if latent_layers == 2:
+        return HierarchicalVAE(data.shape, likelihood, top_latent_dim=top_latent_dim, **params)  # type: ignore[arg-type]
+    return VAE(data.shape, likelihood, **params)  # type: ignore[arg-type]
