@@ -9,6 +9,8 @@ the metrics ask the declaration, never ``hasattr``:
 ``elbo``           ``elbo(x) -> {"elbo": (B,), "reconstruction": (B,), "kl": (B,)}`` (parts optional)
 ``log_prob_bound`` ``log_prob_bound(x, k) -> (B,)`` importance-weighted lower bound, K samples
 ``encode``         ``encode(x) -> (B, Z)`` a representation
+``decode``         ``decode(z, x=None) -> {"mean": (B, ...), "log_prob": (B,)}`` for ``z = encode(x)``: the
+                   mean of p(x | z) in data space and, given ``x``, log p(x | z) in nats (as ``density``)
 ``conditional``    ``sample(n, labels)`` honours class labels
 =================  =======================================================================
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 Direction = Literal["lower", "higher"]
 DataKind = Literal["binary", "discrete", "continuous"]
-CAPABILITIES = frozenset({"log_prob", "elbo", "log_prob_bound", "encode", "conditional"})
+CAPABILITIES = frozenset({"log_prob", "elbo", "log_prob_bound", "encode", "decode", "conditional"})
 
 
 @dataclass(frozen=True)
