@@ -201,3 +201,24 @@ def test_incompatible_checkpoint_is_named_not_a_raw_traceback(tmp_path):
                 "cuda_rng": []}, path)
     with pytest.raises(CapabilityError, match="does not fit Gaussian"):
         fit(Gaussian(), torch.zeros(4, 2), None, FitPlan(Budget("steps", 2), 2, checkpoint=path, progress=False), seed=0)
+
+
+def test_dynamic_binarisation_draws_a_new_binary_batch_each_step():
+    import numpy as np
+    import torch
+
+    from benchbench import Dataset
+    from benchbench.engine.cell import _training_transform
+    from fakes import Gaussian
+
+    grey = np.full((8, 1, 4, 4), 0.3)
+    data = Dataset("d", grey, grey[:2].round(), grey[:2].round(), "binary", dynamic_binarization=True)
+    discrete = Gaussian()
+    discrete.density = "discrete"
+    transform = _training_transform(discrete, data)
+    generator = torch.Generator().manual_seed(0)
+    a, b = (transform(torch.as_tensor(grey, dtype=torch.float32), generator) for _ in range(2))
+    assert set(a.unique().tolist()) == {0.0, 1.0} and not torch.equal(a, b)
+    assert abs(torch.cat([a, b]).mean().item() - 0.3) < 0.06
+    continuous = _training_transform(Gaussian(), data)(torch.as_tensor(grey, dtype=torch.float32), generator)
+    assert ((continuous >= 0) & (continuous < 1)).all() and len(continuous.unique()) > 2  # binarised, then dequantised

@@ -32,6 +32,7 @@ class Dataset:
     log_density: Callable[[np.ndarray], np.ndarray] | None = None
     modes: np.ndarray | None = None
     description: str = ""
+    dynamic_binarization: bool = False  # binary data whose train split holds intensities, binarised per batch
 
     def __post_init__(self) -> None:
         for split in ("train", "val", "test"):

@@ -137,11 +137,17 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
 
 
 def _training_transform(model: Model, dataset: Dataset) -> Any:
-    """A continuous density is trained on dequantised data, as the likelihood metrics evaluate it."""
-    if model.density == "continuous" and dataset.levels:
-        levels = dataset.levels
-        return lambda batch, generator: dequantize(batch, levels, generator)
-    return None
+    """What the host does to each training batch: a new binarisation for dynamically binarised
+    data, then dequantisation for a continuous density, as the likelihood metrics evaluate it."""
+    binarize, levels = dataset.dynamic_binarization, dataset.levels if model.density == "continuous" else None
+    if not binarize and not levels:
+        return None
+
+    def transform(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if binarize:
+            batch = (torch.rand(batch.shape, generator=generator).to(batch.device) < batch).to(batch.dtype)
+        return dequantize(batch, levels, generator) if levels else batch
+    return transform
 
 
 def _checkpoint_path(job: CellJob) -> Path:

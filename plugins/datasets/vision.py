@@ -11,6 +11,9 @@ the test split; the validation split is carved from the official training set by
   ``split_seed`` (Salakhutdinov & Murray 2008). A fixed draw, the usual stand-in at evaluation
   for the dynamic binarisation some papers train with; it does not depend on the split sizes.
 * ``threshold``: intensity >= 0.5, deterministic.
+* ``dynamic``: the training split keeps its intensities and the host's training loop draws a new
+  binarisation of every batch (the protocol of most published binarised-MNIST likelihoods since
+  Burda et al. 2016); validation and test are the fixed ``stochastic`` draw.
 
 torchvision is imported by the factories only, so listing plugins stays fast.
 """
@@ -123,16 +126,23 @@ def binarize(images: np.ndarray, method: str, rng: np.random.Generator) -> np.nd
         return (images >= 0.5).astype(np.float32)
     if method == "stochastic":
         return (rng.random(images.shape, dtype=np.float32) < images).astype(np.float32)
-    raise UsageError(f"unknown binarization {method!r}: use 'stochastic' or 'threshold'")
+    raise UsageError(f"unknown binarization {method!r}: use 'stochastic', 'threshold' or 'dynamic'")
 
 
 def make_mnist_binary(*, root: str, split_seed: int, n_val: int, n_train: int, n_test: int,
                       binarization: str) -> Dataset:
     train, y_train, test, y_test = _mnist_arrays(root)
     # One draw over all 70,000 images, so the split sizes never change an image's pixels.
-    pixels = binarize(_unit(np.concatenate([train, test])), binarization, np.random.default_rng([split_seed, 3]))
-    return _assemble("mnist-binary", pixels[: len(train)], y_train, pixels[len(train):], y_test, split_seed, n_val,
-                     n_train, n_test, kind="binary", description=f"MNIST, {binarization} binarisation.")
+    unit = _unit(np.concatenate([train, test]))
+    fixed = "stochastic" if binarization == "dynamic" else binarization
+    pixels = binarize(unit, fixed, np.random.default_rng([split_seed, 3]))
+    sizes = (split_seed, n_val, n_train, n_test)
+    data = _assemble("mnist-binary", pixels[: len(train)], y_train, pixels[len(train):], y_test, *sizes,
+                     kind="binary", description=f"MNIST, {binarization} binarisation.")
+    if binarization == "dynamic":  # same seeds, same indices: the training images as intensities
+        data.train = _assemble("mnist-binary", unit[: len(train)], y_train, unit[len(train):], y_test, *sizes, kind="binary").train
+        data.dynamic_binarization = True
+    return data
 
 
 def make_fashion_mnist(*, root: str, split_seed: int, n_val: int, n_train: int, n_test: int) -> Dataset:
@@ -164,8 +174,9 @@ def _params(n_val: int) -> tuple[Param, ...]:
 
 @benchbench.hookimpl
 def benchbench_datasets() -> list[DatasetSpec]:
-    binarization = Param("binarization", "stochastic", "stochastic (one fixed Bernoulli draw) or threshold (>= 0.5)",
-                         choices=("stochastic", "threshold"))
+    binarization = Param("binarization", "stochastic", "stochastic (one fixed Bernoulli draw), threshold (>= 0.5) "
+                         "or dynamic (a new draw of every training batch; val/test the fixed draw)",
+                         choices=("stochastic", "threshold", "dynamic"))
     return [
         DatasetSpec("mnist", "MNIST 28x28, 256 grey levels (local files)", f"{__name__}:make_mnist", _params(10_000)),
         DatasetSpec("mnist-binary", "binarised MNIST 28x28 (local files)", f"{__name__}:make_mnist_binary",

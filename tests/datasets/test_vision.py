@@ -82,6 +82,15 @@ def test_threshold_binarisation_is_intensity_at_least_half(tmp_path: Path, fake_
     np.testing.assert_array_equal(binary.train, (grey.train >= 0.5).astype(np.float32))
 
 
+def test_dynamic_binarisation_trains_on_intensities_and_tests_on_the_fixed_draw(tmp_path: Path, fake_mnist: dict[str, np.ndarray]) -> None:
+    grey, fixed = load("mnist", tmp_path), load("mnist-binary", tmp_path)
+    dynamic = load("mnist-binary", tmp_path, binarization="dynamic")
+    assert dynamic.dynamic_binarization and dynamic.kind == "binary"
+    np.testing.assert_array_equal(dynamic.train, grey.train)
+    np.testing.assert_array_equal(dynamic.test, fixed.test)
+    np.testing.assert_array_equal(dynamic.val, fixed.val)
+
+
 def test_stochastic_binarisation_is_one_fixed_bernoulli_draw(tmp_path: Path, fake_mnist: dict[str, np.ndarray]) -> None:
     grey, binary = load("mnist", tmp_path), load("mnist-binary", tmp_path)
     assert set(np.unique(binary.train)) == {0.0, 1.0}
