@@ -130,6 +130,10 @@ MALFORMED = [
     ("batch-size-zero", suite_text(models=one_model(VAE + "batch_size = 0")), "models[0].batch_size", ["positive"]),
     ("batch-size-float", suite_text(models=one_model(VAE + "batch_size = 32.0")), "models[0].batch_size", ["an integer"]),
     ("model-name-not-string", suite_text(models=one_model(VAE + "name = 3")), "models[0].name", ["a string"]),
+    ("model-datasets-not-a-list", suite_text(models=one_model(VAE + 'datasets = "digits"')), "models[0].datasets", ["an array"]),
+    ("model-datasets-empty", suite_text(models=one_model(VAE + "datasets = []")), "models[0].datasets", ["non-empty array"]),
+    ("model-datasets-unknown", suite_text(models=one_model(VAE + 'datasets = ["digit"]')), "models[0].datasets[0]",
+     ["a dataset in this suite", "Did you mean: digits"]),
     ("model-name-with-slash", suite_text(models=one_model(VAE + 'name = "a/b"')), "models[0].name", ["it names folders"]),
     ("model-duplicate", suite_text(models=one_model(VAE) + one_model(VAE)), "models[1]", ["models[0]", "distinct `name`"]),
     # [[metrics]]
@@ -218,6 +222,13 @@ def test_cells_expand_dataset_model_seed_in_order(fake_registry, write_suite) ->
         ("digits", "vae", 0), ("digits", "vae", 1), ("digits", "flow", 0), ("digits", "flow", 1),
     ]
     assert all(isinstance(c, Cell) and c.suite == "smoke" for c in cells)
+
+
+def test_a_model_restricted_to_some_datasets_gets_cells_only_there(fake_registry, write_suite) -> None:
+    models = MODELS.replace('budget = { seconds = 5 }', 'budget = { seconds = 5 }\ndatasets = ["digits"]')
+    cells = load_suite(write_suite(suite_text(models=models)), fake_registry).cells()
+    assert [(c.dataset.name, c.model.name) for c in cells if c.seed == 0] == [
+        ("8gaussians", "vae"), ("digits", "vae"), ("digits", "flow")]
 
 
 def test_variant_params_applied_and_explicit_params_win(fake_registry, write_suite) -> None:

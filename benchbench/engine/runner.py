@@ -65,7 +65,7 @@ def preflight(suite: Suite, registry: Registry) -> dict[str, Dataset]:
     for entry in suite.datasets:
         key = f"{entry.name}:{sorted(entry.params.items())}"
         datasets[key] = _plugin_call(registry, "dataset", entry.name, lambda: load_dataset(registry.dataset(entry.name), entry.params))
-        for model in suite.models:
+        for model in (m for m in suite.models if m.runs_on(entry.name)):
             spec = registry.model(model.plugin)
             where = f"{suite.path}: model {model.name!r} (variant {model.variant!r}) on dataset {entry.name!r}"
             if datasets[key].kind not in spec.data_kinds:

@@ -24,6 +24,7 @@ what was found, with close-match suggestions for names.
     params = { latent_dim = 2 }
     budget = { steps = 500 }  # or { epochs = 3 } or { seconds = 30 }
     batch_size = 128
+    datasets = ["8gaussians"] # optional: only these datasets of the suite (default: all)
 
     [[metrics]]
     name = "nll"
@@ -44,7 +45,7 @@ from ..errors import SuiteError, suggest
 
 SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every"}
 DATASET_KEYS = {"name", "params"}
-MODEL_KEYS = {"plugin", "variant", "name", "params", "budget", "batch_size"}
+MODEL_KEYS = {"plugin", "variant", "name", "params", "budget", "batch_size", "datasets"}
 METRIC_KEYS = {"name", "params"}
 TOP_KEYS = {"suite", "datasets", "models", "metrics"}
 BUDGET_UNITS = ("steps", "epochs", "seconds")
@@ -75,6 +76,10 @@ class ModelEntry:
     params: dict[str, Any]
     budget: Budget
     batch_size: int
+    datasets: tuple[str, ...] | None = None  # restrict the model to these datasets; None: all
+
+    def runs_on(self, dataset: str) -> bool:
+        return self.datasets is None or dataset in self.datasets
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,7 @@ class Suite:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def cells(self) -> list[Cell]:
-        return [Cell(self.name, d, m, s) for d in self.datasets for m in self.models for s in self.seeds]
+        return [Cell(self.name, d, m, s) for d in self.datasets for m in self.models if m.runs_on(d.name) for s in self.seeds]
 
 
 class _Reader:
@@ -203,6 +208,7 @@ def parse_suite(raw: dict[str, Any], file: str, registry: Any) -> Suite:
     if not DEVICE_PATTERN.match(device):
         raise r.fail("suite.device", "auto, cpu, mps, cuda or cuda:N", device)
     name = _safe_name(r, r.get(head, "name", "suite", str, Path(file).stem), "suite.name")
+    datasets = _datasets(r, raw.get("datasets"), registry)
     return Suite(
         name=name,
         path=file,
@@ -212,8 +218,8 @@ def parse_suite(raw: dict[str, Any], file: str, registry: Any) -> Suite:
         time_limit=float(r.get(head, "time_limit", "suite", (int, float), 3600, positive=True)),
         samples=r.get(head, "samples", "suite", int, 1000, positive=True),
         checkpoint_every=r.get(head, "checkpoint_every", "suite", int, 500, positive=True),
-        datasets=_datasets(r, raw.get("datasets"), registry),
-        models=_models(r, raw.get("models"), registry),
+        datasets=datasets,
+        models=_models(r, raw.get("models"), registry, {d.name for d in datasets}),
         metrics=_metrics(r, raw.get("metrics", []), registry),
         raw=raw,
     )
@@ -259,7 +265,7 @@ def _datasets(r: _Reader, value: Any, registry: Any) -> tuple[DatasetEntry, ...]
     return tuple(entries)
 
 
-def _models(r: _Reader, value: Any, registry: Any) -> tuple[ModelEntry, ...]:
+def _models(r: _Reader, value: Any, registry: Any, dataset_names: set[str]) -> tuple[ModelEntry, ...]:
     entries = []
     for i, table in enumerate(r.tables(value, "models", MODEL_KEYS)):
         path = f"models[{i}]"
@@ -275,9 +281,22 @@ def _models(r: _Reader, value: Any, registry: Any) -> tuple[ModelEntry, ...]:
             params=params,
             budget=_budget(r, table, path),
             batch_size=r.get(table, "batch_size", path, int, 128, positive=True),
+            datasets=_model_datasets(r, table, path, dataset_names),
         ))
     _unique(r, "models", [(e.name, e.variant) for e in entries], "Give each a distinct `name`")
     return tuple(entries)
+
+
+def _model_datasets(r: _Reader, table: dict[str, Any], path: str, known: set[str]) -> tuple[str, ...] | None:
+    names = r.get(table, "datasets", path, list, None)
+    if names is None:
+        return None
+    if not names or not all(isinstance(n, str) for n in names):
+        raise r.fail(f"{path}.datasets", "a non-empty array of dataset names", names)
+    for i, name in enumerate(names):
+        if name not in known:
+            raise r.fail(f"{path}.datasets[{i}]", "the name of a dataset in this suite", name, suggest(name, known))
+    return tuple(names)
 
 
 def _budget(r: _Reader, table: dict[str, Any], path: str) -> Budget:

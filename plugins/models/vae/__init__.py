@@ -12,7 +12,7 @@ def benchbench_models() -> list[ModelSpec]:
     return [
         ModelSpec(
             name="vae",
-            summary="Gaussian-latent VAE, MLP or conv encoder/decoder, one or two latent layers; decoder fits the data kind",
+            summary="Gaussian-latent VAE, MLP or conv networks, one or two latent layers; decoder fits the data kind",
             factory="benchbench_plugins.models.vae.model:build",
             version="1",
             variants={

@@ -20,10 +20,9 @@ The subclasses differ only in their latents:
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import torch
-from torch import nn
 
 from benchbench import CapabilityError, Dataset, Model
 from benchbench.distributions import Likelihood, for_data
@@ -32,7 +31,7 @@ from benchbench.nn import gaussian_log_prob, halved_sizes, log_mean_exp, mlp, st
 from .networks import decoder, encoder
 
 CHUNK = 64  # importance samples evaluated at once, bounding memory for large K
-LATENT_NET_DEPTH = 2  # hidden layers between two stochastic layers (Burda et al. 2016, appendix C)
+LATENT_NET_DEPTH = 2  # hidden layers between two stochastic layers (Burda et al. 2016, §5)
 
 Latents = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # z (B·k, Z), log p(z) (B·k,), log q(z|x) (B·k,)
 
@@ -54,18 +53,22 @@ def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Te
 
 
 class LatentVAE(Model):
-    """What every variant shares: the bounds, training, sampling. A subclass supplies its latents:
-    ``latents(x, k)`` draws k reparameterised posterior samples per example with their prior and
-    posterior log-densities, ``prior_sample(n)`` draws the latent that feeds the decoder, and
-    ``posterior_mean(x)`` is the representation."""
+    """What every variant shares: the data-side networks, the bounds, training, sampling.
+
+    The encoder gives q(z1 | x) for the latent z1 next to the data, the decoder p(x | z1). A
+    subclass supplies the rest of its latents: ``latents(x, k)`` draws k reparameterised posterior
+    samples of z1 per example with log p and log q of all its latents, and ``prior_sample(n)``
+    draws z1 from the prior."""
 
     capabilities = frozenset({"elbo", "log_prob_bound", "encode"})
 
-    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, decoder: nn.Module, latent_dim: int,
-                 beta: float, k_train: int):
+    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, latent_dim: int = 16, hidden: int = 256,
+                 depth: int = 2, beta: float = 1.0, k_train: int = 1, net: str = "mlp", channels: int = 32):
         super().__init__()
         self.shape, self.likelihood, self.density = shape, likelihood, likelihood.density
-        self.decoder, self.latent_dim, self.beta, self.k_train = decoder, latent_dim, beta, k_train
+        self.latent_dim, self.hidden, self.beta, self.k_train = latent_dim, hidden, beta, k_train
+        self.encoder = encoder(net, shape, 2 * latent_dim, hidden, depth, channels)
+        self.decoder = decoder(net, shape, latent_dim, likelihood.params_per_dim, hidden, depth, channels)
 
     def latents(self, x: torch.Tensor, k: int) -> Latents:
         raise NotImplementedError
@@ -73,11 +76,12 @@ class LatentVAE(Model):
     def prior_sample(self, n: int) -> torch.Tensor:
         raise NotImplementedError
 
-    def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z1 | x), (B, Z) each: amortised, one encoder pass per example."""
+        return gaussian_stats(self.encoder(x))
 
     def log_likelihood(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """log p(x | z), (B,) nats."""
+        """log p(x | z1), (B,) nats."""
         return self.likelihood.log_prob(self.decoder(z), x.flatten(1))
 
     def elbo(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -99,7 +103,8 @@ class LatentVAE(Model):
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.posterior_mean(x)
+        """The posterior mean of z1, (B, Z)."""
+        return self.posterior(x)[0]
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         if self.k_train > 1:
@@ -120,19 +125,12 @@ class LatentVAE(Model):
 
 
 class VAE(LatentVAE):
-    """One stochastic layer; the ELBO's KL in closed form, lower in variance than its estimate."""
+    """One stochastic layer, p(z) = N(0, I); the ELBO's KL in closed form, lower in variance than
+    its one-sample estimate."""
 
-    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, latent_dim: int = 16, hidden: int = 256,
-                 depth: int = 2, beta: float = 1.0, k_train: int = 1, lr: float = 1e-3, net: str = "mlp",
-                 channels: int = 32):
-        enc = encoder(net, shape, 2 * latent_dim, hidden, depth, channels)
-        dec = decoder(net, shape, latent_dim, likelihood.params_per_dim, hidden, depth, channels)
-        super().__init__(shape, likelihood, dec, latent_dim, beta, k_train)
-        self.encoder = enc
+    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, lr: float = 1e-3, **config: Any):
+        super().__init__(shape, likelihood, **config)
         self.opt = torch.optim.Adam(self.parameters(), lr=lr)
-
-    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return gaussian_stats(self.encoder(x))  # (B, Z) each
 
     def latents(self, x: torch.Tensor, k: int) -> Latents:
         mean, log_var = (t.repeat_interleave(k, 0) for t in self.posterior(x))  # (B·k, Z)
@@ -148,9 +146,6 @@ class VAE(LatentVAE):
     def prior_sample(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=self.device)
 
-    def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
-        return self.posterior(x)[0]
-
 
 class HierarchicalVAE(LatentVAE):
     """Two stochastic layers, z1 (``latent_dim``) next to the data and z2 (``top_latent_dim``) above:
@@ -161,20 +156,17 @@ class HierarchicalVAE(LatentVAE):
     ``log w`` at K = 1 and its ``kl`` is the whole latent part, log q(z1, z2|x) − log p(z1, z2).
     """
 
-    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, latent_dim: int = 16, hidden: int = 256,
-                 depth: int = 2, beta: float = 1.0, k_train: int = 1, lr: float = 1e-3, net: str = "mlp",
-                 channels: int = 32, top_latent_dim: int = 8):
-        enc = encoder(net, shape, 2 * latent_dim, hidden, depth, channels)
-        dec = decoder(net, shape, latent_dim, likelihood.params_per_dim, hidden, depth, channels)
-        super().__init__(shape, likelihood, dec, latent_dim, beta, k_train)
-        self.encoder = enc  # q(z1 | x)
-        self.bottom_up = mlp([latent_dim, *[hidden] * LATENT_NET_DEPTH, 2 * top_latent_dim])  # q(z2 | z1)
-        self.top_down = mlp([top_latent_dim, *[hidden] * LATENT_NET_DEPTH, 2 * latent_dim])  # p(z1 | z2)
+    def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, top_latent_dim: int = 8, lr: float = 1e-3,
+                 **config: Any):
+        super().__init__(shape, likelihood, **config)
+        widths = [self.hidden] * LATENT_NET_DEPTH
+        self.bottom_up = mlp([self.latent_dim, *widths, 2 * top_latent_dim])  # q(z2 | z1)
+        self.top_down = mlp([top_latent_dim, *widths, 2 * self.latent_dim])  # p(z1 | z2)
         self.top_latent_dim = top_latent_dim
         self.opt = torch.optim.Adam(self.parameters(), lr=lr)
 
     def latents(self, x: torch.Tensor, k: int) -> Latents:
-        mean1, log_var1 = (t.repeat_interleave(k, 0) for t in gaussian_stats(self.encoder(x)))  # (B·k, Z1)
+        mean1, log_var1 = (t.repeat_interleave(k, 0) for t in self.posterior(x))  # (B·k, Z1)
         z1 = reparameterise(mean1, log_var1)
         mean2, log_var2 = gaussian_stats(self.bottom_up(z1))  # (B·k, Z2)
         z2 = reparameterise(mean2, log_var2)
@@ -186,9 +178,6 @@ class HierarchicalVAE(LatentVAE):
     def prior_sample(self, n: int) -> torch.Tensor:
         z2 = torch.randn(n, self.top_latent_dim, device=self.device)
         return reparameterise(*gaussian_stats(self.top_down(z2)))
-
-    def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
-        return gaussian_stats(self.encoder(x))[0]
 
 
 def check_image(data: Dataset, variant: str, depth: int) -> None:
@@ -202,11 +191,11 @@ def check_image(data: Dataset, variant: str, depth: int) -> None:
                               f"got {data.shape[1]}x{data.shape[2]}; lower depth")
 
 
-def build(data: Dataset, variant: str = "vae", latent_layers: int = 1, top_latent_dim: int = 8,
-          **params: float | str) -> LatentVAE:
-    if params.get("net") == "conv":
-        check_image(data, variant, int(params.get("depth", 2)))
-    likelihood = for_data(data.kind, data.levels)
+def build(data: Dataset, variant: str = "vae", latent_layers: int = 1, top_latent_dim: int = 8, net: str = "mlp",
+          depth: int = 2, **params: Any) -> LatentVAE:
+    if net == "conv":
+        check_image(data, variant, depth)
+    likelihood, config = for_data(data.kind, data.levels), {"net": net, "depth": depth, **params}
     if latent_layers == 2:
-        return HierarchicalVAE(data.shape, likelihood, top_latent_dim=top_latent_dim, **params)  # type: ignore[arg-type]
-    return VAE(data.shape, likelihood, **params)  # type: ignore[arg-type]
+        return HierarchicalVAE(data.shape, likelihood, top_latent_dim=top_latent_dim, **config)
+    return VAE(data.shape, likelihood, **config)
