@@ -31,6 +31,10 @@ class Likelihood:
     def sample(self, out: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        """E[x] in data space, (B, D): what a decoder reconstructs."""
+        raise NotImplementedError
+
 
 class Bernoulli(Likelihood):
     """Binary data; ``out`` are logits."""
@@ -40,6 +44,9 @@ class Bernoulli(Likelihood):
 
     def sample(self, out: torch.Tensor) -> torch.Tensor:
         return torch.bernoulli(torch.sigmoid(out))
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(out)
 
 
 class Categorical(Likelihood):
@@ -57,6 +64,10 @@ class Categorical(Likelihood):
         k = torch.distributions.Categorical(logits=logits).sample()
         return k.float() / (self.levels - 1)
 
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        values = torch.arange(self.levels, device=out.device, dtype=out.dtype) / (self.levels - 1)
+        return (out.view(len(out), -1, self.levels).softmax(-1) * values).sum(-1)
+
 
 class Gaussian(Likelihood):
     """Continuous data; ``out`` holds a mean and a log-variance per dimension."""
@@ -71,6 +82,9 @@ class Gaussian(Likelihood):
     def sample(self, out: torch.Tensor) -> torch.Tensor:
         mean, log_var = out.view(len(out), -1, 2).unbind(-1)
         return mean + torch.randn_like(mean) * (0.5 * log_var.clamp(-12, 8)).exp()
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return out.view(len(out), -1, 2)[..., 0]
 
 
 def for_data(kind: str, levels: int | None) -> Likelihood:

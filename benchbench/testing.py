@@ -66,6 +66,11 @@ def _check_capabilities(model: Model, x: torch.Tensor, where: str) -> None:
             with torch.no_grad():
                 z = model.encode(x)
             assert z.shape[0] == len(x) and z.dim() == 2, f"{where}: encode gave {tuple(z.shape)}, expected (B, Z)"
+        elif capability == "decode":
+            with torch.no_grad():
+                decoded = model.decode(model.encode(x), x)
+            assert decoded["mean"].shape == x.shape, f"{where}: decode mean is {tuple(decoded['mean'].shape)}"
+            assert tuple(decoded["log_prob"].shape) == (len(x),), f"{where}: decode log_prob must be (B,)"
         elif capability in CAPABILITY_CALLS:
             with torch.no_grad():
                 value = CAPABILITY_CALLS[capability](model, x)

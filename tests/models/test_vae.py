@@ -336,3 +336,21 @@ def test_bernoulli_decoder_on_binary_and_gaussian_on_continuous_data():
     assert isinstance(spec_build(image_data((1, 8, 8), "binary"), "vae").likelihood, Bernoulli)
     model = spec_build(image_data((2,), "continuous"), "vae")
     assert isinstance(model.likelihood, Gaussian) and model.density == "continuous"
+
+
+@pytest.mark.parametrize("kind", ["binary", "discrete", "continuous"])
+def test_decode_mean_is_the_decoder_distribution_mean(kind):
+    """decode(z)["mean"] equals a Monte-Carlo mean of the decoder's own samples, and its log_prob
+    equals the reconstruction term the ELBO uses."""
+    from benchbench.testing import tiny_datasets
+
+    data = tiny_datasets()[kind]
+    torch.manual_seed(0)
+    model = build(data, variant="vae", latent_dim=2, hidden=16)
+    x = torch.as_tensor(data.test[:4])
+    z = model.encode(x)
+    decoded = model.decode(z, x)
+    out = model.decoder(z)
+    draws = torch.stack([model.likelihood.sample(out) for _ in range(4000)]).mean(0).view_as(decoded["mean"])
+    assert torch.allclose(decoded["mean"], draws, atol=0.05)
+    assert torch.allclose(decoded["log_prob"], model.log_likelihood(z, x))

@@ -60,7 +60,7 @@ class LatentVAE(Model):
     samples of z1 per example with log p and log q of all its latents, and ``prior_sample(n)``
     draws z1 from the prior."""
 
-    capabilities = frozenset({"elbo", "log_prob_bound", "encode"})
+    capabilities = frozenset({"elbo", "log_prob_bound", "encode", "decode"})
 
     def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, latent_dim: int = 16, hidden: int = 256,
                  depth: int = 2, beta: float = 1.0, k_train: int = 1, net: str = "mlp", channels: int = 32):
@@ -105,6 +105,15 @@ class LatentVAE(Model):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The posterior mean of z1, (B, Z)."""
         return self.posterior(x)[0]
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The mean of p(x | z1) in data space and, given ``x``, log p(x | z1) in nats."""
+        out = self.decoder(z)
+        decoded = {"mean": self.likelihood.mean(out).view(len(z), *self.shape)}
+        if x is not None:
+            decoded["log_prob"] = self.likelihood.log_prob(out, x.flatten(1))
+        return decoded
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         if self.k_train > 1:
