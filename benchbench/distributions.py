@@ -122,6 +122,10 @@ class MixtureOfGaussians(Likelihood):
         pick = _component(log_weight)
         return pick(mean) + pick(log_std).exp() * torch.randn_like(mean[..., 0])
 
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        log_weight, mean, _ = self._split(out)
+        return (log_weight.exp() * mean).sum(-1)
+
 
 class DiscretizedLogisticMixture(Likelihood):
     """Discrete data with L levels under a mixture of ``K`` logistics per dimension, each
@@ -138,17 +142,26 @@ class DiscretizedLogisticMixture(Likelihood):
         logits, mean, log_scale = out.view(len(out), -1, 3, self.components).unbind(2)  # (B, D, K) each
         return F.log_softmax(logits, -1), mean, log_scale.clamp(min=-7)
 
-    def log_prob(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        log_weight, mean, log_scale = self._split(out)
-        k = to_levels(x, self.levels)[..., None]  # (B, D, 1)
+    def log_mass(self, out: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """log P(level k) of each dimension: ``k`` (B, D, M) integer levels → (B, D, M)."""
+        log_weight, mean, log_scale = (t[:, :, None] for t in self._split(out))  # (B, D, 1, K)
+        k = k[..., None]  # (B, D, M, 1)
         half_bin, inv_scale = 1 / (self.levels - 1), torch.exp(-log_scale)
         centred = 2 * k / (self.levels - 1) - 1 - mean
         upper, lower = inv_scale * (centred + half_bin), inv_scale * (centred - half_bin)
         # log(sigmoid(a) - sigmoid(b)) = log sigmoid(a) + log sigmoid(-b) + log(1 - e^(b - a)), stable for a > b
         log_cdf_upper, log_sf_lower = F.logsigmoid(upper), F.logsigmoid(-lower)
         inside = log_cdf_upper + log_sf_lower + torch.log(-torch.expm1(-2 * half_bin * inv_scale))
-        log_mass = torch.where(k == 0, log_cdf_upper, torch.where(k == self.levels - 1, log_sf_lower, inside))
-        return torch.logsumexp(log_weight + log_mass, -1).sum(1)
+        per_component = torch.where(k == 0, log_cdf_upper, torch.where(k == self.levels - 1, log_sf_lower, inside))
+        return torch.logsumexp(log_weight + per_component, -1)
+
+    def log_prob(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.log_mass(out, to_levels(x, self.levels)[..., None]).sum((1, 2))
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        levels = torch.arange(self.levels, device=out.device)
+        mass = self.log_mass(out, levels.expand(len(out), out.shape[1] // self.params_per_dim, -1)).exp()  # (B, D, L)
+        return (mass * levels.to(out.dtype) / (self.levels - 1)).sum(-1)
 
     def sample(self, out: torch.Tensor) -> torch.Tensor:
         log_weight, mean, log_scale = self._split(out)
