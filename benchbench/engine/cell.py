@@ -127,7 +127,7 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     summary.update(steps=report.steps, final_losses=report.losses, resumed_from_step=report.resumed_from)
     timings["fit_seconds"] = report.seconds
     model.eval()
-    samples = _sample(job, model, timings) if any(spec.requires.samples for _, spec in job.metrics) else None
+    samples = _sample(job, model, timings)  # always: sampling throughput is a result in itself
     records += _cost_records(report, timings, job.device, job.samples)
     context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size)
     started = time.perf_counter()

@@ -1,1 +1,60 @@
-"""(being written)"""
+"""Feature-space metrics of image samples through torch-fidelity: FID, KID, Inception Score,
+precision/recall, feature-space MMD and the class histogram under a domain classifier.
+
+Each metric names its feature extractor in its result (``fid_classifier``, ``fid_inception``):
+
+* ``classifier``: a small CNN the harness trains on the dataset's train split and caches
+  (:mod:`.classifier`); needs labels; fast on a CPU.
+* ``inception``: torch-fidelity's Inception-v3 (``inception-v3-compat``) with the weights
+  ``make inception`` set up offline (:mod:`.inception_setup`) or a file given as ``weights``.
+
+All metrics of a cell share one feature pass per image set; reference features are cached by
+content (:mod:`.extract`). Only the specs live here, so listing plugins never imports torch.
+"""
+
+from __future__ import annotations
+
+import benchbench
+from benchbench import MetricSpec, Param, Requirements
+
+_COMPUTE = "benchbench_plugins.metrics.features.compute"
+_SOURCE = (
+    Param("split", "test", "the reference split", choices=("train", "val", "test")),
+    Param("batch_size", 64, "images per batch of the feature pass"),
+    Param("classifier_epochs", 15, "training epochs of the domain classifier (part of its cache key)"),
+    Param("classifier_seed", 0, "seed of the domain classifier's initialisation and batches (part of its cache key)"),
+)
+_EXTRACTOR = (
+    Param("extractor", "classifier", "feature extractor: the harness's domain classifier or Inception-v3",
+          choices=("classifier", "inception")),
+    Param("weights", "", "Inception weights file; empty: the one `make inception` set up"),
+    *_SOURCE,
+)
+_IMAGES = Requirements(samples=True, min_samples=2)
+
+
+def _spec(name: str, summary: str, factory: str, *params: Param, extractor: bool = True) -> MetricSpec:
+    return MetricSpec(name=name, summary=summary, factory=f"{_COMPUTE}:{factory}",
+                      params=(*params, *(_EXTRACTOR if extractor else _SOURCE)), requires=_IMAGES)
+
+
+@benchbench.hookimpl
+def benchbench_metrics() -> list[MetricSpec]:
+    return [
+        _spec("fid", "Fréchet distance between Gaussians fitted to generated and reference features (FID)",
+              "evaluate_fid"),
+        _spec("kid", "Kernel distance: unbiased polynomial-kernel MMD² of features, mean and std over subsets (KID)",
+              "evaluate_kid",
+              Param("subsets", 100, "random subsets the KID is averaged over"),
+              Param("subset_size", 0, "samples per subset; 0: min(1000, generated, reference)")),
+        _spec("inception-score", "Inception Score of the samples under the extractor's classifier head, over splits",
+              "evaluate_inception_score", Param("splits", 10, "splits the score is averaged over (at most N/50)")),
+        _spec("precision-recall", "Improved precision and recall: k-NN manifolds of generated and reference features",
+              "evaluate_precision_recall", Param("k", 3, "the k-th nearest neighbour sets each ball's radius")),
+        _spec("feature-mmd", "Unbiased MMD² with Gaussian kernels in feature space, and its permutation p-value",
+              "evaluate_feature_mmd",
+              Param("n", 1000, "at most this many samples and as many reference images"),
+              Param("permutations", 200, "permutations for the p-value; 0 skips it")),
+        _spec("class-kl", "KL divergence from uniform of the domain classifier's class histogram of the samples",
+              "evaluate_class_kl", extractor=False),
+    ]

@@ -20,7 +20,10 @@ def benchbench_models() -> list[ModelSpec]:
                 Param("layers", 5, "flow steps, each an ActNorm and a coupling (realnvp) or a MADE layer"),
                 Param("hidden", 128, "width of the hidden layers of every coupling net / MADE"),
                 Param("depth", 2, "hidden layers per coupling net / MADE"),
+                Param("coupling_net", "dense", "realnvp's coupling net: an MLP on the flattened example, or 3x3 "
+                      "convolutions (images only)", choices=("dense", "conv")),
                 Param("lr", 1e-3, "Adam learning rate (teacher and student alike)"),
+                Param("lr_half_life", 0, "steps over which the learning rate halves, e.g. a third of the budget; 0: constant"),
                 Param("alpha", 0.05, "logit pre-processing of data in [0, 1]: u = logit(alpha + (1 - 2 alpha) x)"),
                 Param("teacher_steps", 1000, "iaf-distilled: steps of maximum likelihood for the MAF teacher "
                       "before the IAF student is trained by KL(student || teacher); ignored by the others"),
