@@ -1,0 +1,90 @@
+"""Cost of the host's training loop against a plain PyTorch loop, per model variant, on digits.
+
+For each variant the same model is trained for the same number of steps twice, alternating:
+through ``benchbench.engine.training.fit`` (batching, budget, divergence guard, progress off,
+checkpoint at the end as in a real cell) and through a bare loop that only slices batches and
+calls ``train_step``. We report steps per second of both, their ratio (harness / plain; bar
+1.05), the median over repeats, and samples per second of ``sample``.
+
+    python benchmarks/training_loop.py [--steps 200] [--repeats 3] [--samples 500] [--only made,vae]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchbench.engine.cell import build_model, load_dataset
+from benchbench.engine.suite import Budget
+from benchbench.engine.training import FitPlan, fit
+from benchbench.plugin.registry import build_registry
+
+VARIANTS = [("independent", "default"), ("autoregressive", "fvsbn"), ("autoregressive", "nade"), ("autoregressive", "made"),
+            ("autoregressive", "rnn"), ("autoregressive", "pixelcnn"), ("vae", "vae"), ("vae", "iwae"), ("vae", "hvae"),
+            ("vae", "conv-vae"), ("flow", "realnvp"), ("flow", "maf"), ("flow", "iaf")]
+
+
+def plain_loop(model, x: torch.Tensor, steps: int, batch_size: int) -> float:
+    generator = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    order, position = torch.randperm(len(x), generator=generator), 0
+    for _ in range(steps):
+        if position + batch_size > len(x):
+            order, position = torch.randperm(len(x), generator=generator), 0
+        model.train_step(x[order[position:position + batch_size]])
+        position += batch_size
+    return time.perf_counter() - start
+
+
+def harness_loop(model, x: torch.Tensor, steps: int, batch_size: int, folder: Path) -> float:
+    plan = FitPlan(Budget("steps", steps), batch_size, checkpoint=folder / "ckpt.pt", checkpoint_every=10**9, progress=False)
+    start = time.perf_counter()
+    fit(model, x, None, plan, seed=0)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--only", default="", help="comma-separated variants")
+    args = parser.parse_args()
+    registry = build_registry()
+    data = load_dataset(registry.dataset("digits"), registry.dataset("digits").defaults())
+    x = torch.as_tensor(data.train)
+    print(f"digits train {tuple(x.shape)}, {args.steps} steps of {args.batch_size}, median of {args.repeats}, "
+          f"torch threads {torch.get_num_threads()}\n")
+    print("| model | variant | plain steps/s | harness steps/s | time ratio harness/plain | samples/s |\n|---|---|---|---|---|---|")
+    for plugin, variant in VARIANTS:
+        if args.only and variant not in args.only.split(","):
+            continue
+        spec = registry.model(plugin)
+        params = {**spec.defaults(), **spec.variants[variant]}
+        ratios, plain, harness = [], [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(args.repeats):
+                torch.manual_seed(0)
+                a = plain_loop(build_model(spec, data, variant, params), x, args.steps, args.batch_size)
+                torch.manual_seed(0)
+                b = harness_loop(build_model(spec, data, variant, params), x, args.steps, args.batch_size, Path(tmp))
+                plain.append(args.steps / a)
+                harness.append(args.steps / b)
+                ratios.append(b / a)
+        model = build_model(spec, data, variant, params).eval()
+        start = time.perf_counter()
+        with torch.no_grad():
+            model.sample(args.samples)
+        rate = args.samples / (time.perf_counter() - start)
+        print(f"| {plugin} | {variant} | {statistics.median(plain):.1f} | {statistics.median(harness):.1f} "
+              f"| {statistics.median(ratios):.3f} | {rate:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
