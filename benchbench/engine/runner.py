@@ -7,6 +7,7 @@ cannot model a dataset) is raised as a :class:`UsageError` before anything is wr
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from .environment import describe, resolve_device
 from .executors import LocalExecutor
 from .suite import Suite, load_suite, parse_suite, read_toml
 
-DEFAULT_CACHE = Path.home() / ".cache" / "benchbench"
+DEFAULT_CACHE = Path(os.environ.get("BENCHBENCH_CACHE") or Path.home() / ".cache" / "benchbench")
 
 
 @dataclass

@@ -177,13 +177,13 @@ def test_fid_of_the_reference_images_against_themselves_is_zero(digits, cache):
 
 
 def test_features_and_fid_do_not_depend_on_the_batch_size(digits, tmp_path, cache):
-    samples, runs = noisy(digits, 300, 0.1), {}
+    samples, runs = noisy(digits, 150, 0.1), {}
     for batch_size in (1, 64):
         extract.forget()
         fresh = tmp_path / f"batch{batch_size}"
         fresh.mkdir()
         (fresh / "classifiers").symlink_to(cache / "classifiers")  # the same classifier, fresh reference cache
-        comparison = extract.compare(context(digits, samples, fresh), batch_size=batch_size, **OPTIONS)
+        comparison = extract.compare(context(digits, samples, fresh), batch_size=batch_size, split="val", **OPTIONS)
         assert comparison.reference.source == "computed"
         runs[batch_size] = (comparison.layer("features"), compute.fid(comparison))
     for one, many in zip(runs[1][0], runs[64][0]):
