@@ -25,8 +25,13 @@ def benchbench_models() -> list[ModelSpec]:
                 Param("lr", 1e-3, "Adam learning rate (teacher and student alike)"),
                 Param("lr_half_life", 0, "steps over which the learning rate halves, e.g. a third of the budget; 0: constant"),
                 Param("alpha", 0.05, "logit pre-processing of data in [0, 1]: u = logit(alpha + (1 - 2 alpha) x)"),
-                Param("teacher_steps", 1000, "iaf-distilled: steps of maximum likelihood for the MAF teacher "
-                      "before the IAF student is trained by KL(student || teacher); ignored by the others"),
+                Param("teacher_steps", 1000, "iaf-distilled: steps of maximum likelihood for the MAF teacher before "
+                      "the IAF student is trained by KL(student || teacher); the other variants ignore the "
+                      "iaf-distilled parameters"),
+                Param("anneal_steps", 1000, "iaf-distilled: student steps over which the teacher's log-density "
+                      "is tempered from 0 to 1 times (keeps the mode-seeking reverse KL from dropping modes)"),
+                Param("student_batch", 1024, "iaf-distilled: student samples per step (the KL's Monte-Carlo size)"),
+                Param("student_lr", 1e-3, "iaf-distilled: the student's Adam learning rate"),
             ),
         )
     ]

@@ -87,12 +87,17 @@ class ActNorm(Bijection):
     """``z = (x + b) * exp(s)`` per channel (dim 1), with data-dependent initialisation: the first
     training batch sets ``b, s`` so that the output has zero mean and unit variance per channel
     (Kingma & Dhariwal 2018, Glow §3.1), a batch norm whose statistics are then free parameters.
-    log|det| = (positions per channel) · Σ_c s_c."""
+    With ``learnable=False`` they stay as initialised: a standardisation of the data fitted once
+    (as MAF's pre-processing, Papamakarios et al. 2017, §4). log|det| = (positions per channel) · Σ_c s_c."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, learnable: bool = True):
         super().__init__()
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.log_scale = nn.Parameter(torch.zeros(channels))
+        for name in ("bias", "log_scale"):
+            zeros = torch.zeros(channels)
+            if learnable:
+                self.register_parameter(name, nn.Parameter(zeros))
+            else:
+                self.register_buffer(name, zeros)
         self.register_buffer("initialized", torch.tensor(False))  # in state_dict: a resumed fit keeps it
 
     def _view(self, p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
