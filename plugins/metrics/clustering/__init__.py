@@ -9,11 +9,9 @@ Only the specs live here, so listing plugins never imports torch; the maths is i
 from __future__ import annotations
 
 import benchbench
-from benchbench import MetricSpec, Param, Requirements
+from benchbench import BATCH_SIZE_PARAM, SPLIT_PARAM, MetricSpec, Param, Requirements
 
 _PACKAGE = "benchbench_plugins.metrics.clustering"
-_SPLIT = Param("split", "test", "the dataset split scored", choices=("train", "val", "test"))
-_BATCH = Param("batch_size", None, "examples per forward pass; default: the cell's batch size", kind=int)
 
 
 @benchbench.hookimpl
@@ -27,7 +25,7 @@ def benchbench_metrics() -> list[MetricSpec]:
             params=(
                 Param("n", 10_000, "at most this many points of the split are clustered"),
                 Param("n_init", 10, "k-means restarts; the best inertia is kept"),
-                _BATCH, _SPLIT,
+                BATCH_SIZE_PARAM, SPLIT_PARAM,
             ),
             requires=Requirements(capabilities=frozenset({"encode"}), labels=True),
         ),
@@ -48,7 +46,7 @@ def benchbench_metrics() -> list[MetricSpec]:
             summary="Autoencoder reconstruction: MSE per dim of decode(encode(x)) and -log p(x | z = encode(x)), "
                     "the code length of the residual (bits/dim on data with levels)",
             factory=f"{_PACKAGE}.reconstruction:evaluate_reconstruction",
-            params=(_BATCH, _SPLIT),
+            params=(BATCH_SIZE_PARAM, SPLIT_PARAM),
             requires=Requirements(capabilities=frozenset({"encode", "decode"})),
         ),
     ]

@@ -6,11 +6,9 @@ Only the specs live here, so listing plugins never imports torch; the maths is i
 from __future__ import annotations
 
 import benchbench
-from benchbench import MetricSpec, Param, Requirements
+from benchbench import BATCH_SIZE_PARAM, SPLIT_PARAM, MetricSpec, Param, Requirements
 
 _COMPUTE = "benchbench_plugins.metrics.likelihood.compute"
-_SPLIT = Param("split", "test", "the dataset split scored", choices=("train", "val", "test"))
-_BATCH = Param("batch_size", None, "examples per forward pass; default: the cell's batch size", kind=int)
 
 
 @benchbench.hookimpl
@@ -20,14 +18,14 @@ def benchbench_metrics() -> list[MetricSpec]:
             name="nll",
             summary="Negative log-likelihood, nats/example and bits/dim on discrete data: exact, or a bound with its K",
             factory=f"{_COMPUTE}:evaluate_nll",
-            params=(Param("k", 100, "importance samples for a model that gives only a bound"), _BATCH, _SPLIT),
+            params=(Param("k", 100, "importance samples for a model that gives only a bound"), BATCH_SIZE_PARAM, SPLIT_PARAM),
             requires=Requirements(any_capabilities=frozenset({"log_prob", "log_prob_bound", "elbo"})),
         ),
         MetricSpec(
             name="elbo",
             summary="Negative ELBO in nats/example, with its reconstruction and KL parts when the model gives them",
             factory=f"{_COMPUTE}:evaluate_elbo",
-            params=(_BATCH, _SPLIT),
+            params=(BATCH_SIZE_PARAM, SPLIT_PARAM),
             requires=Requirements(capabilities=frozenset({"elbo"})),
         ),
     ]

@@ -20,6 +20,7 @@ import torch
 
 from benchbench import Model
 from benchbench.distributions import Likelihood
+from benchbench.nn import gradient_step
 
 SAMPLE_CHUNK = 1024  # examples sampled at once, bounding memory on large images
 
@@ -54,9 +55,7 @@ class Autoregressive(Model):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
         loss = self.loss(x)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        gradient_step(loss, self.opt)
         return {"nll": loss.item()}
 
     @torch.no_grad()

@@ -10,6 +10,7 @@ from torch import nn
 
 from benchbench import Dataset, Model
 from benchbench.distributions import Likelihood, for_data
+from benchbench.nn import gradient_step
 
 
 class Independent(Model):
@@ -29,9 +30,7 @@ class Independent(Model):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
         loss = -self.log_prob(x).mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        gradient_step(loss, self.opt)
         return {"nll": loss.item()}
 
     @torch.no_grad()

@@ -19,7 +19,7 @@ import math
 import torch
 
 from benchbench import CapabilityError, Dataset, Model
-from benchbench.nn import quantize, standard_normal_log_prob
+from benchbench.nn import gradient_step, quantize, standard_normal_log_prob
 
 from .autoregressive import made_flow
 from .bijections import Bijection, Chain, Logit
@@ -77,11 +77,7 @@ class Flow(Model):
         for group in opt.param_groups:
             base = group.setdefault("base_lr", group["lr"])  # in the optimiser's state_dict: checkpointed
             group["lr"] = base * 0.5 ** (step / self.lr_half_life) if self.lr_half_life else base
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip is not None:
-            torch.nn.utils.clip_grad_norm_([p for group in opt.param_groups for p in group["params"]], clip)
-        opt.step()
+        gradient_step(loss, opt, clip)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
         loss = -self.log_prob(x).mean()

@@ -26,7 +26,7 @@ import torch
 
 from benchbench import CapabilityError, Dataset, Model
 from benchbench.distributions import Likelihood, for_data
-from benchbench.nn import gaussian_log_prob, halved_sizes, log_mean_exp, mlp, standard_normal_log_prob
+from benchbench.nn import gaussian_log_prob, gradient_step, halved_sizes, log_mean_exp, mlp, standard_normal_log_prob
 
 from .networks import decoder, encoder
 
@@ -123,9 +123,7 @@ class LatentVAE(Model):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
         loss = self.loss(x)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        gradient_step(loss, self.opt)
         return {"loss": loss.item()}
 
     @torch.no_grad()
