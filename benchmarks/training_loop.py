@@ -4,7 +4,7 @@ For each variant the same model is trained for the same number of steps twice, a
 through ``benchbench.engine.training.fit`` (batching, budget, divergence guard, progress off,
 checkpoint at the end as in a real cell) and through a bare loop that only slices batches and
 calls ``train_step``. We report steps per second of both, their ratio (harness / plain; bar
-1.05), the median over repeats, and samples per second of ``sample``.
+1.05), the median over repeats after one warm-up pair, and samples per second of ``sample``.
 
     python benchmarks/training_loop.py [--steps 200] [--repeats 3] [--samples 500] [--only made,vae]
 """
@@ -42,7 +42,9 @@ def plain_loop(model, x: torch.Tensor, steps: int, batch_size: int) -> float:
 
 
 def harness_loop(model, x: torch.Tensor, steps: int, batch_size: int, folder: Path) -> float:
-    plan = FitPlan(Budget("steps", steps), batch_size, checkpoint=folder / "ckpt.pt", checkpoint_every=10**9, progress=False)
+    checkpoint = folder / "ckpt.pt"
+    checkpoint.unlink(missing_ok=True)  # a finished checkpoint would make the next fit resume at its end
+    plan = FitPlan(Budget("steps", steps), batch_size, checkpoint=checkpoint, checkpoint_every=10**9, progress=False)
     start = time.perf_counter()
     fit(model, x, None, plan, seed=0)
     return time.perf_counter() - start
@@ -69,11 +71,13 @@ def main() -> None:
         params = {**spec.defaults(), **spec.variants[variant]}
         ratios, plain, harness = [], [], []
         with tempfile.TemporaryDirectory() as tmp:
-            for _ in range(args.repeats):
+            for repeat in range(args.repeats + 1):  # the first pair warms up and is dropped
                 torch.manual_seed(0)
                 a = plain_loop(build_model(spec, data, variant, params), x, args.steps, args.batch_size)
                 torch.manual_seed(0)
                 b = harness_loop(build_model(spec, data, variant, params), x, args.steps, args.batch_size, Path(tmp))
+                if repeat == 0:
+                    continue
                 plain.append(args.steps / a)
                 harness.append(args.steps / b)
                 ratios.append(b / a)
