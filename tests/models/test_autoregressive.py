@@ -57,13 +57,6 @@ IDS = [c[0] for c in CONFIGS]
 # ---- helpers --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These nets are small: a second thread gains little, and on a shared CPU it can cost ten times."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def params_for(variant: str, small: bool = True, **overrides: object) -> dict:

@@ -38,13 +38,6 @@ SHAPES = [(2,), (6,), IMAGE]
 # ---- helpers ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small nets: a second thread gains nothing, and on a shared, busy CPU it costs three times."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 

@@ -31,13 +31,6 @@ SPEC = vae_plugin.benchbench_models()[0]
 SMALL = {"latent_dim": 8, "hidden": 128, "lr": 2e-3}  # the trained models' size: seconds on one CPU core
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks: one thread is fastest, and far faster than two on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ---- helpers --------------------------------------------------------------------------------------
