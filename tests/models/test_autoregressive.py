@@ -57,8 +57,6 @@ IDS = [c[0] for c in CONFIGS]
 # ---- helpers --------------------------------------------------------------------------------------
 
 
-
-
 def params_for(variant: str, small: bool = True, **overrides: object) -> dict:
     """Spec defaults, then the variant's, then SMALL (when ``small``) where the variant reads them,
     then ``overrides``."""

@@ -38,9 +38,6 @@ SHAPES = [(2,), (6,), IMAGE]
 # ---- helpers ---------------------------------------------------------------------------------------
 
 
-
-
-
 def toy_data(shape: tuple[int, ...], n: int = 64, seed: int = 0) -> Dataset:
     """Vectors: continuous Gaussian data. Images: 17-level data stored as k / 16, like digits."""
     rng = np.random.default_rng(seed)

@@ -31,8 +31,6 @@ SPEC = vae_plugin.benchbench_models()[0]
 SMALL = {"latent_dim": 8, "hidden": 128, "lr": 2e-3}  # the trained models' size: seconds on one CPU core
 
 
-
-
 # ---- helpers --------------------------------------------------------------------------------------
 
 
