@@ -26,8 +26,8 @@ __version__ = "0.1.0"
 _LAZY = {"Model": "benchbench.api.model"}
 
 __all__ = [
-    "BATCH_SIZE_PARAM", "SPLIT_PARAM", "BenchError", "CapabilityError", "Dataset", "DatasetSpec", "EvalContext", "MetricSpec", "MetricValue",
-    "Model", "ModelSpec", "NotApplicable", "Param", "PluginError", "Requirements", "SuiteError", "UsageError",
+    "BATCH_SIZE_PARAM", "SPLIT_PARAM", "BenchError", "CapabilityError", "Dataset", "DatasetSpec", "EvalContext",
+    "MetricSpec", "MetricValue", "Model", "ModelSpec", "NotApplicable", "Param", "PluginError", "Requirements", "SuiteError", "UsageError",
     "hookimpl", "hookspec", "run", "split_by_seed",
 ]
 

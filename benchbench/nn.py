@@ -56,7 +56,6 @@ def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     return (-0.5 * (math.log(2 * math.pi) + z**2)).flatten(1).sum(1)
 
 
-
 def gradient_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, clip: float | None = None) -> None:
     """One optimiser step on ``loss``: gradients reset to None (freed, not zero-filled), back-propagated,
     their global norm clipped to ``clip`` when given, then applied. Every built-in model trains through it."""
@@ -65,6 +64,7 @@ def gradient_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, clip: fl
     if clip is not None:
         torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], clip)
     optimizer.step()
+
 
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 mask ``(out, in)``: the building

@@ -33,12 +33,12 @@ class Param:
         return self.kind or type(self.default)
 
 
-
 SPLIT_PARAM = Param("split", "test", "the dataset split scored", choices=("train", "val", "test"))
 """The split a data-scoring metric reads; shared so every metric names it the same way."""
 
 BATCH_SIZE_PARAM = Param("batch_size", None, "examples per forward pass; default: the cell's batch size", kind=int)
 """Examples per forward pass of a metric; memory only, never the value."""
+
 
 def _resolve(factory: Callable[..., Any] | str) -> Callable[..., Any]:
     if callable(factory):

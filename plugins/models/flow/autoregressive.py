@@ -4,9 +4,9 @@ Inverse Autoregressive Flow"), both built on MADE (Germain et al. 2015).
 
 One MADE pass gives, for every dimension ``i`` at once, a shift ``μ_i`` and log-scale ``α_i`` that
 depend only on the dimensions before ``i`` in the layer's order. Used as
-``z_i = (x_i - μ_i(x_<i)) exp(-α_i(x_<i))`` it scores data in one pass and samples in D (MAF); its
-inverse, ``x_i = (z_i - μ_i(z_<i)) exp(-α_i(z_<i))`` read as a generator, samples in one pass and
-scores in D (IAF). The Jacobian is triangular either way: log|det| = -Σ_i α_i.
+``z_i = x_i exp(α_i(x_<i)) + μ_i(x_<i)`` it scores data in one pass and samples in D (MAF); the same
+map read as a generator, ``x_i = z_i exp(α_i(z_<i)) + μ_i(z_<i)``, samples in one pass and scores
+in D (IAF). The Jacobian is triangular either way: log|det ∂z/∂x| = Σ_i α_i.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class MADE(nn.Module):
 
 class MaskedAffineAutoregressive(Bijection):
     """A MAF layer on ``(B, D)``:
-    forward  ``z = (x - μ(x)) ⊙ exp(-α(x))``  one pass,  log|det ∂z/∂x| = -Σ α(x);
-    inverse  ``x = z ⊙ exp(α(x)) + μ(x)``     D passes: after pass k the first k dimensions in the
+    forward  ``z = x ⊙ exp(α(x)) + μ(x)``       one pass,  log|det ∂z/∂x| = Σ α(x);
+    inverse  ``x = (z - μ(x)) ⊙ exp(-α(x))``    D passes: after pass k the first k dimensions in the
     order are exact, since each depends only on earlier ones (Papamakarios et al. 2017, §3.1)."""
 
     def __init__(self, order: torch.Tensor, hidden: int, depth: int):
