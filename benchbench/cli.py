@@ -72,15 +72,23 @@ def run(ctx: click.Context, suite: Path | None, resume: Path | None, results_roo
 
 @cli.command()
 @click.argument("suites", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--static", is_flag=True, help="Only what needs no data (keys, names, parameters): fast, never imports torch.")
 @click.pass_context
-def validate(ctx: click.Context, suites: tuple[Path, ...]) -> None:
-    """Check SUITES without running them."""
+def validate(ctx: click.Context, suites: tuple[Path, ...], static: bool) -> None:
+    """Check SUITES without running them: by default everything `bench run` checks before training."""
     from .engine.suite import load_suite
 
     registry = _registry(ctx)
     for path in suites:
         suite = load_suite(path, registry)
-        click.echo(f"{path}: ok ({len(suite.cells())} cells: {len(suite.datasets)} datasets x {len(suite.models)} models x {len(suite.seeds)} seeds; {len(suite.metrics)} metrics)")
+        if not static:
+            from .engine.runner import preflight
+
+            preflight(suite, registry)
+        shape = f"{len(suite.cells())} cells: {len(suite.datasets)} datasets x {len(suite.models)} models x {len(suite.seeds)} seeds; {len(suite.metrics)} metrics"
+        checked = ("static checks only (keys, names, parameters); not checked: loading the data, data kinds, building the models "
+                   "(run without --static)" if static else "every dataset loaded, every model built on each of its datasets")
+        click.echo(f"{path}: ok ({shape}; {checked})")
 
 
 @cli.command("list")
@@ -93,9 +101,31 @@ def list_(ctx: click.Context) -> None:
         for name in registry.names(kind):
             entry = registry.entries[kind][name]
             variants = f" [{', '.join(entry.spec.variants)}]" if kind == "model" else ""
-            click.echo(f"  {name:<22} {entry.spec.summary}{variants}  ({entry.plugin}: {entry.origin}, v{entry.spec.version})")
+            clash = "  CLASH: provided by several plugins, see below" if name in registry.clashes[kind] else ""
+            click.echo(f"  {name:<22} {entry.spec.summary}{variants}  ({entry.plugin}: {entry.origin}, v{entry.spec.version}){clash}")
     for plugin, problem in sorted(registry.problems.items()):
         click.echo(f"problem: plugin {plugin!r}: {problem}", err=True)
+    for clash in registry.clash_notes():
+        click.echo(f"clash: {clash}", err=True)
+    click.echo("`bench show NAME` gives one entry's variants, parameters, capabilities and data kinds.")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--no-build", is_flag=True, help="Do not build models to find their capabilities (never imports torch).")
+@click.pass_context
+def show(ctx: click.Context, name: str, no_build: bool) -> None:
+    """Show NAME (a model, metric or dataset): its plugin, variants, parameters and what it needs."""
+    from .errors import suggest
+    from .plugin.describe import describe
+
+    registry = _registry(ctx)
+    kinds = [kind for kind in ("model", "metric", "dataset") if name in registry.entries[kind]]
+    if not kinds:
+        every = {n for kind in ("model", "metric", "dataset") for n in registry.names(kind)}
+        raise UsageError(f"no model, metric or dataset named {name!r}. {suggest(name, every)}{registry.problem_note()}")
+    for kind in kinds:
+        click.echo("\n".join(describe(kind, registry.provider(kind, name), build=not no_build)))
 
 
 @cli.command()
@@ -112,12 +142,12 @@ def leaderboard(run_dir: Path) -> None:
 @cli.command()
 @click.argument("a", type=click.Path(path_type=Path))
 @click.argument("b", type=click.Path(path_type=Path))
-@click.option("--fail-on-regression", is_flag=True, help="Exit 1 if any row of B is worse than A.")
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 if any row of B is worse than A, or lost the value A has.")
 @click.option("--tolerance", default=0.0, show_default=True, type=click.FloatRange(min=0), help="Relative difference ignored when seeds give no spread.")
 def compare(a: Path, b: Path, fail_on_regression: bool, tolerance: float) -> None:
     """Compare leaderboard B against A: delta and verdict per row."""
     from .results.compare import compare as compare_boards
-    from .results.compare import read_leaderboard, render
+    from .results.compare import read_leaderboard, regressions, render
 
     table, warnings = compare_boards(read_leaderboard(a), read_leaderboard(b), tolerance)
     click.echo(render(table))
@@ -125,8 +155,11 @@ def compare(a: Path, b: Path, fail_on_regression: bool, tolerance: float) -> Non
         click.echo(f"warning: {warning}", err=True)
     counts = table["verdict"].value_counts()
     click.echo("; ".join(f"{verdict}: {n}" for verdict, n in counts.items()))
-    if fail_on_regression and counts.get("worse", 0):
-        click.echo(f"{counts['worse']} regression(s)", err=True)
+    regressed = regressions(table)
+    if fail_on_regression and len(regressed):
+        for r in regressed.itertuples():
+            click.echo(f"regression: {r.dataset}/{r.model}/{r.variant}/{r.metric}: {r.verdict}{': ' + r.reason if r.reason else ''}", err=True)
+        click.echo(f"{len(regressed)} regression(s)", err=True)
         sys.exit(1)
 
 

@@ -40,6 +40,14 @@ class CapabilityError(UsageError):
     """A model asked for something it cannot do, or given data it cannot model."""
 
 
+class ContractError(BenchError):
+    """A plugin's code returned something the plugin contract does not allow; names the plugin.
+
+    Raised where the value crosses into the host, and recorded as that model's or metric's
+    ``failed``: a bug in the plugin, not the user's input, so it never ends the run.
+    """
+
+
 class NotApplicable(BenchError):
     """Raised by a metric at evaluation time when it does not apply; recorded as ``n/a``."""
 

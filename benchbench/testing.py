@@ -1,21 +1,34 @@
-"""Contract checks for plugin authors: ``from benchbench.testing import check_model``.
+"""Everything a plugin author's tests need: ``from benchbench.testing import ...``.
 
-The same checks benchbench runs over every built-in model and metric. They raise
-``AssertionError`` with a message naming the plugin, so they work under any test runner.
+- :func:`plugin_registry` builds a registry holding only the plugins a test names (or, with
+  ``installed=True``, everything installed), the way every command builds one;
+- :func:`tiny_datasets` gives one small dataset of each kind, :func:`eval_context` the context a
+  metric is called with;
+- :func:`check_model`, :func:`check_metric` and :func:`check_dataset` are the contract checks
+  benchbench runs over its own plugins, through the same boundary checks the runner applies.
+
+The checks raise ``AssertionError``, or :class:`benchbench.ContractError` for what the runner would
+refuse, with a message naming the plugin, so they work under any test runner.
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .api.contract import checked_losses, checked_samples, checked_values
 from .api.dataset import Dataset
 from .api.metric import EvalContext, MetricValue
 from .api.model import Model
-from .api.specs import MetricSpec, ModelSpec
+from .api.specs import DATA_KINDS, DatasetSpec, MetricSpec, ModelSpec
+from .plugin.manager import make_plugin_manager
+from .plugin.registry import Registry, build_registry
 
 CAPABILITY_CALLS = {
     "log_prob": lambda m, x: m.log_prob(x),
@@ -39,6 +52,29 @@ def tiny_datasets(seed: int = 0) -> dict[str, Dataset]:
     }
 
 
+def plugin_registry(plugins: Mapping[str, object] | None = None, *, installed: bool = False,
+                    disabled: Iterable[str] = ()) -> Registry:
+    """A registry of ``plugins`` (plugin name → module or object with hooks), plus every installed
+    plugin when ``installed`` (less ``disabled``). ``registry.problems`` says what failed to load,
+    ``registry.model(name)`` / ``.metric`` / ``.dataset`` give specs."""
+    manager = make_plugin_manager(disabled=disabled, plugins=(plugins or {}).items(), entry_points=installed)
+    return build_registry(manager)
+
+
+def eval_context(model: Model, dataset: Dataset, samples: int | torch.Tensor | None = 256, *, seed: int = 0,
+                 cache_dir: str | Path | None = None, device: str = "cpu", batch_size: int = 64) -> EvalContext:
+    """The context a metric receives in a cell. ``samples`` is a count to draw from ``model`` (in
+    eval mode, seeded, as the host does), the samples themselves, or ``None``; ``cache_dir``
+    defaults to a fresh temporary folder."""
+    model.eval()
+    if isinstance(samples, int):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            samples = checked_samples(model.sample(samples), samples, dataset.shape, f"model {type(model).__name__}")
+    cache = Path(cache_dir) if cache_dir is not None else Path(tempfile.mkdtemp(prefix="benchbench-test-"))
+    return EvalContext(model, dataset, samples, device, seed, cache, batch_size=batch_size)
+
+
 def check_model(spec: ModelSpec, dataset: Dataset, variant: str, steps: int = 2, **params: Any) -> Model:
     """Build ``spec``'s ``variant`` on ``dataset``, take a few steps, sample, and call every
     declared capability; returns the model. CapabilityError from the factory passes through."""
@@ -48,13 +84,11 @@ def check_model(spec: ModelSpec, dataset: Dataset, variant: str, steps: int = 2,
     assert model.density in ("discrete", "continuous"), f"{where}: density must be 'discrete' or 'continuous'"
     x = torch.as_tensor(dataset.train[:16])
     for _ in range(steps):
-        losses = model.train_step(x, None)
-        assert isinstance(losses, dict) and losses, f"{where}: train_step must return a non-empty dict of floats"
-        assert all(isinstance(v, float) and math.isfinite(v) for v in losses.values()), f"{where}: losses {losses}"
+        losses = checked_losses(model.train_step(x, None), where)
+        assert all(math.isfinite(v) for v in losses.values()), f"{where}: losses {losses}"
     model.eval()
     with torch.no_grad():
-        samples = model.sample(5)
-    assert tuple(samples.shape) == (5, *dataset.shape), f"{where}: sample(5) gave {tuple(samples.shape)}"
+        samples = checked_samples(model.sample(5), 5, dataset.shape, where)
     assert torch.isfinite(samples).all(), f"{where}: non-finite samples"
     _check_capabilities(model, x[:4], where)
     return model
@@ -79,10 +113,27 @@ def _check_capabilities(model: Model, x: torch.Tensor, where: str) -> None:
 
 
 def check_metric(spec: MetricSpec, context: EvalContext, **params: Any) -> list[MetricValue]:
-    """Evaluate ``spec`` and check what it returns: MetricValues with directions and finite values."""
-    values = spec.resolve()(context, **{**spec.defaults(), **params})
-    assert values and all(isinstance(v, MetricValue) for v in values), f"metric {spec.name!r} must return MetricValues"
+    """Evaluate ``spec`` and check what it returns as the runner does (a list of MetricValues with
+    distinct names, directions, exactness), and that every value is finite."""
+    values = checked_values(spec.resolve()(context, **{**spec.defaults(), **params}), f"metric {spec.name!r}")
     for v in values:
-        assert v.direction in ("lower", "higher"), f"metric {spec.name!r}: {v.name} has direction {v.direction!r}"
         assert v.value is not None and math.isfinite(v.value), f"metric {spec.name!r}: {v.name} = {v.value}"
     return values
+
+
+def check_dataset(spec: DatasetSpec, **params: Any) -> Dataset:
+    """Load ``spec`` twice and check the :class:`Dataset` contract: splits of one example shape,
+    labels as long as their split, values in [0, 1] for data with levels, and the same splits
+    both times (splits depend on the dataset's own seed only, never on the caller)."""
+    where = f"dataset {spec.name!r}"
+    first, second = (spec.resolve()(**{**spec.defaults(), **params}) for _ in range(2))
+    assert isinstance(first, Dataset), f"{where}: factory returned {type(first).__name__}, not a benchbench.Dataset"
+    assert first.kind in DATA_KINDS, f"{where}: kind {first.kind!r}"
+    for split in ("train", "val", "test"):
+        array, labels = getattr(first, split), first.labels(split)
+        assert array.shape[1:] == first.shape, f"{where}: {split} examples are {array.shape[1:]}, train's {first.shape}"
+        assert labels is None or len(labels) == len(array), f"{where}: {len(labels)} {split} labels for {len(array)} examples"
+        if first.levels:
+            assert array.min() >= 0 and array.max() <= 1, f"{where}: {split} outside [0, 1] for data with levels"
+        assert np.array_equal(array, getattr(second, split)), f"{where}: {split} differs between two loads"
+    return first

@@ -67,21 +67,22 @@ def main() -> None:
     for plugin, variant in VARIANTS:
         if args.only and variant not in args.only.split(","):
             continue
-        spec = registry.model(plugin)
+        provided = registry.provider("model", plugin)
+        spec = provided.spec
         params = {**spec.defaults(), **spec.variants[variant]}
         ratios, plain, harness = [], [], []
         with tempfile.TemporaryDirectory() as tmp:
             for repeat in range(args.repeats + 1):  # the first pair warms up and is dropped
                 torch.manual_seed(0)
-                a = plain_loop(build_model(spec, data, variant, params), x, args.steps, args.batch_size)
+                a = plain_loop(build_model(provided, data, variant, params), x, args.steps, args.batch_size)
                 torch.manual_seed(0)
-                b = harness_loop(build_model(spec, data, variant, params), x, args.steps, args.batch_size, Path(tmp))
+                b = harness_loop(build_model(provided, data, variant, params), x, args.steps, args.batch_size, Path(tmp))
                 if repeat == 0:
                     continue
                 plain.append(args.steps / a)
                 harness.append(args.steps / b)
                 ratios.append(b / a)
-        model = build_model(spec, data, variant, params).eval()
+        model = build_model(provided, data, variant, params).eval()
         start = time.perf_counter()
         with torch.no_grad():
             model.sample(args.samples)

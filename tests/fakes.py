@@ -43,17 +43,20 @@ class Gaussian(benchbench.Model):
         time.sleep(self.sleep)
         if self.behaviour == "raise":
             raise RuntimeError("boom in train_step")
+        if self.behaviour == "hog":  # a transient 256 MiB, written so that it is resident
+            torch.ones(2**26).sum()
         loss = -self.log_prob(x).mean()
         if self.behaviour == "diverge" and self.steps >= self.diverge_at:
             loss = loss * float("nan")
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
-        return {"loss": loss.item()}
+        return {"tensor-loss": {"loss": loss}, "string-loss": {"loss": "low"}}.get(self.behaviour, {"loss": loss.item()})
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.mean + torch.randn(n, 2, device=self.mean.device)
+        samples = self.mean + torch.randn(n, 2, device=self.mean.device)
+        return samples[:, :1] if self.behaviour == "bad-shape" else samples
 
 
 def build_gaussian(data: Dataset, variant: str = "ok", **params: float) -> Gaussian:
@@ -76,6 +79,14 @@ def sample_mean_gap(context: benchbench.EvalContext) -> list[MetricValue]:
     return [MetricValue("mean_gap", gap, "lower")]
 
 
+def careless_metric(context: benchbench.EvalContext, returns: str = "float") -> object:
+    """Breaks the metric contract in the ways plugin authors do (``returns``), or keeps it with a
+    tensor value, which the host converts."""
+    gap = (context.samples.mean(0) - context.split("test").mean(0)).norm()
+    return {"float": gap.item(), "value": MetricValue("careless", gap.item(), "lower"),
+            "tensor": [MetricValue("careless", gap, "lower")], "sideways": [MetricValue("careless", 1.0, "sideways")]}[returns]
+
+
 class RunnablePlugin:
     @benchbench.hookimpl
     def benchbench_datasets(self) -> list[DatasetSpec]:
@@ -83,7 +94,8 @@ class RunnablePlugin:
 
     @benchbench.hookimpl
     def benchbench_models(self) -> list[ModelSpec]:
-        variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}, "broken": {}, "picky": {}}
+        variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}, "broken": {}, "picky": {},
+                    "tensor-loss": {}, "string-loss": {}, "bad-shape": {}, "hog": {}}
         params = (Param("diverge_at", 5), Param("sleep", 0.0))
         return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants, params=params),
                 ModelSpec("binary-only", "models binary data only", build_gaussian, data_kinds=frozenset({"binary"}))]
@@ -94,6 +106,8 @@ class RunnablePlugin:
             MetricSpec("mean_nll", "test NLL", mean_nll, params=(Param("fail", False),), requires=Requirements(frozenset({"log_prob"}))),
             MetricSpec("mean_gap", "sample mean gap", sample_mean_gap, requires=Requirements(samples=True)),
             MetricSpec("needs_encode", "never applies here", mean_nll, requires=Requirements(frozenset({"encode"}))),
+            MetricSpec("careless", "breaks the metric contract", careless_metric, requires=Requirements(samples=True),
+                       params=(Param("returns", "float", choices=("float", "value", "tensor", "sideways")),)),
         ]
 
 
@@ -115,7 +129,7 @@ name = "blobs"
 params = {{ shift = 2.0 }}
 
 [[models]]
-plugin = "gaussian"
+family = "gaussian"
 variant = "{variant}"
 budget = {{ steps = {steps} }}
 batch_size = 32

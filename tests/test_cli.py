@@ -27,7 +27,8 @@ print("TORCH", "torch" in sys.modules, file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["validate", "suites/smoke.toml", "suites/quick.toml"], ["compare", "A", "B"]])
+@pytest.mark.parametrize("args", [["--help"], ["validate", "--static", "suites/smoke.toml", "suites/quick.toml"], ["compare", "A", "B"],
+                                  ["show", "--no-build", "flow"], ["list"]])
 def test_light_commands_do_not_import_torch(args, tmp_path):
     if args[0] == "compare":
         board = "dataset,model,variant,metric,mean,std,ci95,n_seeds,direction,rank,status\nd,m,v,nll,1.0,,,1,lower,1,ok\n"
@@ -43,6 +44,39 @@ def test_bench_list_names_each_plugin_and_its_distribution():
     assert result.exit_code == 0
     assert "vae" in result.output and "(vae: benchbench " in result.output
     assert "8gaussians" in result.output and "nll" in result.output
+
+
+def test_validate_builds_the_quick_suite_as_run_would():
+    result = CliRunner().invoke(cli, ["validate", "suites/quick.toml"])
+    assert result.exit_code == 0, result.output
+    assert "every dataset loaded, every model built on each of its datasets" in result.output
+
+
+def test_show_gives_a_models_variants_parameters_capabilities_and_data_kinds():
+    result = CliRunner().invoke(cli, ["show", "vae"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "model 'vae': " in out and "provided by plugin 'vae' (benchbench " in out and "suite key: family = 'vae'" in out
+    assert "data kinds: binary, continuous, discrete" in out
+    assert "    iwae " in out
+    assert "latent_dim (int, default" in out
+    # From the classes the factory builds: the IWAE has the importance-weighted bound, every VAE an ELBO.
+    iwae = [line for line in out.splitlines() if line.strip().startswith("iwae:")]
+    assert iwae and all("elbo" in line and "log_prob_bound" in line for line in iwae), iwae
+
+
+def test_show_gives_a_metrics_requirements_and_choices():
+    result = CliRunner().invoke(cli, ["show", "nll"])
+    assert result.exit_code == 0, result.output
+    assert "metric 'nll': " in result.output and "requires:" in result.output
+    assert "one of: elbo, log_prob, log_prob_bound" in result.output
+    assert "split (str, default 'test'; one of 'train', 'val', 'test')  the dataset split scored" in result.output
+
+
+def test_show_of_an_unknown_name_exits_2_with_suggestions():
+    result = CliRunner().invoke(cli, ["show", "flwo"])
+    assert result.exit_code == 2
+    assert "no model, metric or dataset named 'flwo'. Did you mean: flow?" in result.output
 
 
 @pytest.fixture(scope="module")

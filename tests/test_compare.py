@@ -15,11 +15,11 @@ from scipy import stats
 
 import benchbench.cli
 from benchbench.errors import UsageError
-from benchbench.results.compare import compare, read_leaderboard, render
+from benchbench.results.compare import compare, read_leaderboard, regressions, render
 from benchbench.results.leaderboard import leaderboard, to_markdown
 
 HEADER = ["dataset", "model", "variant", "metric", "mean", "std", "ci95", "n_seeds", "direction", "rank", "status"]
-COMPARE_COLUMNS = ["dataset", "model", "variant", "metric", "direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict"]
+COMPARE_COLUMNS = ["dataset", "model", "variant", "metric", "direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict", "reason"]
 
 
 def metric(model: str, seed: int, value: float | None, *, name: str = "nll", direction: str = "lower", status: str = "ok",
@@ -183,10 +183,27 @@ def test_tolerance_applies_without_seed_spread() -> None:
 
 
 def test_rows_only_on_one_side_and_missing_values() -> None:
-    a = board({"model": "old", "mean": 1.0}, {"model": "both", "mean": 1.0}, {"model": "dead", "metric": "(cell)", "mean": math.nan, "n_seeds": 0})
-    b = board({"model": "new", "mean": 1.0}, {"model": "both", "mean": math.nan, "n_seeds": 0}, {"model": "dead", "metric": "(cell)", "mean": math.nan, "n_seeds": 0})
-    assert verdicts(compare(a, b)[0]) == {("old", "nll"): "only in A", ("new", "nll"): "only in B",
-                                         ("both", "nll"): "no value", ("dead", "(cell)"): "no value"}
+    a = board({"model": "old", "mean": 1.0}, {"model": "both", "mean": 1.0}, {"model": "dead", "metric": "(cell)", "mean": math.nan, "n_seeds": 0},
+              {"model": "revived", "mean": math.nan, "n_seeds": 0, "status": "failed 1/1"})
+    b = board({"model": "new", "mean": 1.0}, {"model": "both", "mean": math.nan, "n_seeds": 0, "status": "failed 1/1"},
+              {"model": "dead", "metric": "(cell)", "mean": math.nan, "n_seeds": 0}, {"model": "revived", "mean": 1.0})
+    table = compare(a, b)[0]
+    assert verdicts(table) == {("old", "nll"): "missing in B", ("new", "nll"): "only in B", ("both", "nll"): "lost in B",
+                               ("dead", "(cell)"): "no value", ("revived", "nll"): "no value"}
+    reasons = {r.model: r.reason for r in table.itertuples()}
+    assert reasons["old"] == "the row is absent from B"
+    assert reasons["both"] == "B has no value: failed 1/1"
+    assert set(regressions(table)["model"]) == {"both", "old"}
+
+
+def test_versions_are_compared_as_the_strings_specs_declare(tmp_path) -> None:
+    a = board({"model": "vae", "mean": 1.0, "model_version": "1.10", "metric_version": "1"},
+              {"model": "flow", "mean": 1.0, "model_version": "1", "metric_version": "1"})
+    b = board({"model": "vae", "mean": 1.0, "model_version": "1.1", "metric_version": "1"})
+    table, warnings = compare(read_leaderboard(write(a, tmp_path / "a.csv")), read_leaderboard(write(b, tmp_path / "b.csv")))
+    # 1.10 is not 1.1, and the row B lacks warns about nothing (it used to say "1 vs 1.0").
+    assert warnings == ["8gaussians/vae/default/nll: model_version differs (1.10 vs 1.1)"]
+    assert verdicts(table)[("flow", "nll")] == "missing in B"
 
 
 def test_version_difference_warns() -> None:
@@ -265,6 +282,17 @@ def test_cli_without_regression_exits_0(boards) -> None:
     result = invoke(boards["a"], boards["improved"], "--fail-on-regression")
     assert result.exit_code == 0, result.output
     assert "warning: 8gaussians/vae/default/nll: model_version differs (1 vs 2)" in result.output
+
+
+def test_cli_fail_on_regression_counts_rows_b_lost(boards, tmp_path) -> None:
+    a = pd.read_csv(boards["a"])
+    lost = a.copy()
+    lost.loc[lost["model"] == "flow", ["mean", "n_seeds", "status"]] = [math.nan, 0, "n/a 1/1"]
+    result = invoke(boards["a"], write(lost[lost["model"] == "flow"], tmp_path / "lost.csv"), "--fail-on-regression")
+    assert result.exit_code == 1, result.output
+    assert "regression: 8gaussians/vae/default/nll: missing in B: the row is absent from B" in result.output
+    assert "regression: 8gaussians/flow/default/nll: lost in B: B has no value: n/a 1/1" in result.output
+    assert "2 regression(s)" in result.output
 
 
 def test_cli_regression_without_flag_exits_0(boards) -> None:

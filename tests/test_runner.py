@@ -147,7 +147,7 @@ def test_environment_and_suite_are_stored(tmp_path):
 ])
 def test_models_that_cannot_run_are_refused_before_anything_is_written(tmp_path, variant, plugin, error, message):
     suite = write_runnable_suite(tmp_path / "fake.toml", variant=variant)
-    suite.write_text(suite.read_text().replace('plugin = "gaussian"', f'plugin = "{plugin}"'))
+    suite.write_text(suite.read_text().replace('family = "gaussian"', f'family = "{plugin}"'))
     with pytest.raises(error, match=message):
         run_suite(suite, results_root=tmp_path / "results", registry=runnable_registry(), progress=False, echo=lambda s: None)
     assert not (tmp_path / "results").exists()
@@ -222,3 +222,115 @@ def test_dynamic_binarisation_draws_a_new_binary_batch_each_step():
     assert abs(torch.cat([a, b]).mean().item() - 0.3) < 0.06
     continuous = _training_transform(Gaussian(), data)(torch.as_tensor(grey, dtype=torch.float32), generator)
     assert ((continuous >= 0) & (continuous < 1)).all() and len(continuous.unique()) > 2  # binarised, then dequantised
+
+
+# -------------------------------------------------------------------------------------------------
+# The contract at the boundary: what plugins return is checked where it enters the host
+# -------------------------------------------------------------------------------------------------
+
+
+def run_careless(tmp_path, returns):
+    """The fake suite with the careless metric first, so the other metrics come after it."""
+    suite = write_runnable_suite(tmp_path / "fake.toml")
+    first = '[[metrics]]\nname = "mean_nll"'
+    suite.write_text(suite.read_text().replace(first, f'[[metrics]]\nname = "careless"\nparams = {{ returns = "{returns}" }}\n\n{first}'))
+    return run_suite(suite, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(), progress=False, echo=lambda s: None)
+
+
+@pytest.mark.parametrize(("returns", "expected"), [
+    ("float", "must return a list of MetricValue, got float"),
+    ("value", "must return a list of MetricValue, got MetricValue"),
+    ("sideways", "careless: direction must be one of ['higher', 'lower'], got str 'sideways'"),
+])
+def test_a_metric_breaking_the_contract_fails_alone_and_is_named(tmp_path, returns, expected):
+    outcome = run_careless(tmp_path, returns)
+    cells, metrics = cells_of(outcome)
+    careless = [m for m in metrics if m["metric"] == "careless"]
+    assert [m["status"] for m in careless] == ["failed", "failed"]
+    assert "metric 'careless' from plugin 'fake' ((registered directly))" in careless[0]["error"]
+    assert expected in careless[0]["error"]
+    # The metrics after it still ran, and the leaderboard has a row for the broken one.
+    assert {m["status"] for m in metrics if m["metric"] == "mean_nll"} == {"ok"}
+    assert outcome.leaderboard.query("metric == 'careless'")["status"].tolist() == ["failed 2/2"]
+
+
+def test_a_metric_value_given_as_a_tensor_is_stored_as_a_number(tmp_path):
+    outcome = run_careless(tmp_path, "tensor")
+    _, metrics = cells_of(outcome)
+    values = [m["value"] for m in metrics if m["metric"] == "careless"]
+    assert all(isinstance(v, float) for v in values) and len(values) == 2
+    assert not outcome.failures
+
+
+def test_losses_returned_as_tensors_are_stored_as_numbers(tmp_path):
+    outcome = run(tmp_path, variant="tensor-loss")
+    cells, _ = cells_of(outcome)
+    assert not outcome.failures
+    for cell in cells:
+        assert isinstance(cell["final_losses"]["loss"], float), cell["final_losses"]
+    assert "tensor(" not in (outcome.run_dir / "cells.jsonl").read_text()
+
+
+@pytest.mark.parametrize(("variant", "expected"), [
+    ("string-loss", "model 'gaussian' from plugin 'fake' ((registered directly)): train_step's loss 'loss' must be a real number"),
+    ("bad-shape", "model 'gaussian' from plugin 'fake' ((registered directly)): sample(64) must return shape (64, 2)"),
+])
+def test_a_model_breaking_the_contract_fails_its_cell_with_the_plugin_named(tmp_path, variant, expected):
+    outcome = run(tmp_path, variant=variant)
+    cells, _ = cells_of(outcome)
+    assert {c["status"] for c in cells} == {"failed"}
+    assert expected in cells[0]["error"], cells[0]["error"]
+
+
+def test_peak_memory_is_each_cells_own(tmp_path):
+    """A cell that holds 256 MiB runs first; two identical small cells after it report their own
+    peak, not the process's (which the big cell set), and agree with each other."""
+    suite = write_runnable_suite(tmp_path / "fake.toml", variant="hog", steps=3)
+    suite.write_text(suite.read_text() + '\n[[models]]\nfamily = "gaussian"\nvariant = "ok"\nbudget = { steps = 3 }\n')
+    outcome = run_suite(suite, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(),
+                        progress=False, echo=lambda s: None)
+    _, metrics = cells_of(outcome)
+    peaks = {(m["variant"], m["seed"]): m for m in metrics if m["metric"] == "peak_memory_mb"}
+    small = [peaks[("ok", 0)]["value"], peaks[("ok", 1)]["value"]]
+    assert abs(small[0] - small[1]) / max(small) < 0.05, peaks
+    assert max(small) < peaks[("hog", 1)]["value"] - 200, peaks
+    assert peaks[("ok", 0)]["protocol"]["method"] == "peak resident set of the cell (VmHWM reset at cell start)"
+
+
+def test_records_and_leaderboard_name_the_providing_plugin_and_distribution(tmp_path):
+    outcome = run(tmp_path)
+    cells, metrics = cells_of(outcome)
+    nll = next(m for m in metrics if m["metric"] == "mean_nll")
+    assert (nll["family"], nll["model_plugin"], nll["model_distribution"]) == ("gaussian", "fake", "(registered directly)")
+    assert (nll["metric_spec"], nll["metric_plugin"]) == ("mean_nll", "fake")
+    row = outcome.leaderboard.query("metric == 'mean_nll'").iloc[0]
+    assert (row["family"], row["model_plugin"], row["metric_plugin"]) == ("gaussian", "fake", "fake")
+    cost = outcome.leaderboard.query("metric == 'fit_seconds'").iloc[0]
+    assert cost["metric_plugin"] == "(runner)" and cost["metric_distribution"].startswith("benchbench ")
+
+
+# -------------------------------------------------------------------------------------------------
+# `bench validate` checks what `bench run` checks before training
+# -------------------------------------------------------------------------------------------------
+
+
+def test_validate_refuses_what_run_refuses_and_static_says_what_it_skipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    suite = write_runnable_suite(tmp_path / "fake.toml")
+    suite.write_text(suite.read_text().replace('family = "gaussian"', 'family = "binary-only"').replace('variant = "ok"\n', ""))
+    message = "'binary-only' models binary data, 'blobs' is continuous"
+    run_result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res")])
+    validate_result = CliRunner().invoke(cli_module.cli, ["validate", str(suite)])
+    assert (run_result.exit_code, validate_result.exit_code) == (2, 2)
+    assert message in run_result.output and message in validate_result.output
+    static = CliRunner().invoke(cli_module.cli, ["validate", "--static", str(suite)])
+    assert static.exit_code == 0
+    assert "static checks only (keys, names, parameters); not checked: loading the data, data kinds, building the models" in static.output
+
+
+def test_validate_of_a_good_suite_says_what_it_checked(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    result = CliRunner().invoke(cli_module.cli, ["validate", str(write_runnable_suite(tmp_path / "fake.toml"))])
+    assert result.exit_code == 0, result.output
+    assert "ok (2 cells: 1 datasets x 1 models x 2 seeds; 3 metrics; every dataset loaded, every model built" in result.output
+    assert not (tmp_path / "results").exists()

@@ -29,14 +29,14 @@ name = "digits"
 
 MODELS = """
 [[models]]
-plugin = "vae"
+family = "vae"
 variant = "vae"
 params = { latent_dim = 4 }
 budget = { steps = 100 }
 batch_size = 64
 
 [[models]]
-plugin = "flow"
+family = "flow"
 budget = { seconds = 5 }
 """
 
@@ -60,7 +60,7 @@ def one_model(body: str) -> str:
     return f"[[models]]\n{body}\n"
 
 
-VAE = 'plugin = "vae"\nbudget = { steps = 10 }\n'
+VAE = 'family = "vae"\nbudget = { steps = 10 }\n'
 
 
 # (id, suite text, exact key path, further text the message must contain)
@@ -108,9 +108,9 @@ MALFORMED = [
     # [[models]]
     ("models-missing", suite_text(models=""), "models", ["[[models]]"]),
     ("model-unknown-key", suite_text(models=one_model(VAE + 'plugn = "vae"')), "models[0].plugn", ["Did you mean: plugin"]),
-    ("model-plugin-missing", suite_text(models=one_model("budget = { steps = 10 }")), "models[0].plugin", ["a string (required)"]),
-    ("model-plugin-not-string", suite_text(models=one_model("plugin = 3\nbudget = { steps = 10 }")), "models[0].plugin", ["a string"]),
-    ("model-plugin-unknown", suite_text(models=one_model('plugin = "vea"\nbudget = { steps = 10 }')), "models[0].plugin", ["unknown model 'vea'", "Did you mean: vae"]),
+    ("model-plugin-missing", suite_text(models=one_model("budget = { steps = 10 }")), "models[0].family", ["a string (required)"]),
+    ("model-plugin-not-string", suite_text(models=one_model("family = 3\nbudget = { steps = 10 }")), "models[0].family", ["a string"]),
+    ("model-plugin-unknown", suite_text(models=one_model('family = "vea"\nbudget = { steps = 10 }')), "models[0].family", ["unknown model 'vea'", "Did you mean: vae"]),
     ("model-variant-unknown", suite_text(models=one_model(VAE + 'variant = "iwea"')), "models[0].variant", ["Did you mean: iwae"]),
     ("model-param-unknown", suite_text(models=one_model(VAE + "params = { latent_dims = 3 }")), "models[0].params.latent_dims", ["Did you mean: latent_dim"]),
     ("model-param-string-for-int", suite_text(models=one_model(VAE + 'params = { latent_dim = "2" }')), "models[0].params.latent_dim", ["an integer", "'2'"]),
@@ -119,14 +119,14 @@ MALFORMED = [
     ("model-param-string-for-float", suite_text(models=one_model(VAE + 'params = { beta = "high" }')), "models[0].params.beta", ["a number"]),
     ("model-param-not-in-choices", suite_text(models=one_model(VAE + 'params = { decoder = "poisson" }')), "models[0].params.decoder", ["'bernoulli', 'gaussian'", "'poisson'"]),
     ("model-params-not-table", suite_text(models=one_model(VAE + "params = [1, 2]")), "models[0].params", ["a table"]),
-    ("budget-missing", suite_text(models=one_model('plugin = "vae"')), "models[0].budget", ["required"]),
-    ("budget-not-table", suite_text(models=one_model('plugin = "vae"\nbudget = 100')), "models[0].budget", ["a table", "100"]),
-    ("budget-two-units", suite_text(models=one_model('plugin = "vae"\nbudget = { steps = 10, epochs = 1 }')), "models[0].budget", ["exactly one of steps, epochs or seconds"]),
-    ("budget-empty", suite_text(models=one_model('plugin = "vae"\nbudget = {}')), "models[0].budget", ["exactly one"]),
-    ("budget-unit-unknown", suite_text(models=one_model('plugin = "vae"\nbudget = { step = 10 }')), "models[0].budget.step", ["Did you mean: steps"]),
-    ("budget-negative", suite_text(models=one_model('plugin = "vae"\nbudget = { steps = -10 }')), "models[0].budget.steps", ["positive", "-10"]),
-    ("budget-steps-float", suite_text(models=one_model('plugin = "vae"\nbudget = { steps = 10.5 }')), "models[0].budget.steps", ["an integer", "10.5"]),
-    ("budget-seconds-string", suite_text(models=one_model('plugin = "vae"\nbudget = { seconds = "30" }')), "models[0].budget.seconds", ["a number"]),
+    ("budget-missing", suite_text(models=one_model('family = "vae"')), "models[0].budget", ["required"]),
+    ("budget-not-table", suite_text(models=one_model('family = "vae"\nbudget = 100')), "models[0].budget", ["a table", "100"]),
+    ("budget-two-units", suite_text(models=one_model('family = "vae"\nbudget = { steps = 10, epochs = 1 }')), "models[0].budget", ["exactly one of steps, epochs or seconds"]),
+    ("budget-empty", suite_text(models=one_model('family = "vae"\nbudget = {}')), "models[0].budget", ["exactly one"]),
+    ("budget-unit-unknown", suite_text(models=one_model('family = "vae"\nbudget = { step = 10 }')), "models[0].budget.step", ["Did you mean: steps"]),
+    ("budget-negative", suite_text(models=one_model('family = "vae"\nbudget = { steps = -10 }')), "models[0].budget.steps", ["positive", "-10"]),
+    ("budget-steps-float", suite_text(models=one_model('family = "vae"\nbudget = { steps = 10.5 }')), "models[0].budget.steps", ["an integer", "10.5"]),
+    ("budget-seconds-string", suite_text(models=one_model('family = "vae"\nbudget = { seconds = "30" }')), "models[0].budget.seconds", ["a number"]),
     ("batch-size-zero", suite_text(models=one_model(VAE + "batch_size = 0")), "models[0].batch_size", ["positive"]),
     ("batch-size-float", suite_text(models=one_model(VAE + "batch_size = 32.0")), "models[0].batch_size", ["an integer"]),
     ("model-name-not-string", suite_text(models=one_model(VAE + "name = 3")), "models[0].name", ["a string"]),
@@ -172,8 +172,22 @@ def test_missing_file(fake_registry, tmp_path) -> None:
 
 
 def test_unknown_name_lists_what_is_available(fake_registry, write_suite) -> None:
+    path = write_suite(suite_text(models=one_model('family = "gan"\nbudget = { steps = 1 }')))
+    with pytest.raises(UsageError, match=r"models\[0\]\.family: unknown model 'gan'\. Available: flow, vae"):
+        load_suite(path, fake_registry)
+
+
+def test_the_old_key_plugin_still_names_the_family(fake_registry, write_suite) -> None:
+    path = write_suite(suite_text(models=one_model('plugin = "flow"\nbudget = { steps = 1 }')))
+    assert load_suite(path, fake_registry).models[0].family == "flow"
     path = write_suite(suite_text(models=one_model('plugin = "gan"\nbudget = { steps = 1 }')))
-    with pytest.raises(UsageError, match=r"models\[0\]\.plugin: unknown model 'gan'\. Available: flow, vae"):
+    with pytest.raises(UsageError, match=r"models\[0\]\.plugin: unknown model 'gan'"):
+        load_suite(path, fake_registry)
+
+
+def test_family_and_plugin_together_are_refused(fake_registry, write_suite) -> None:
+    path = write_suite(suite_text(models=one_model('family = "flow"\nplugin = "vae"\nbudget = { steps = 1 }')))
+    with pytest.raises(SuiteError, match=r"models\[0\]\.plugin: expected either `family` or its old synonym `plugin`, not both"):
         load_suite(path, fake_registry)
 
 
@@ -190,7 +204,7 @@ def test_valid_suite_parses(fake_registry, write_suite) -> None:
     assert (suite.samples, suite.checkpoint_every, suite.description) == (500, 500, "")
     assert [(d.name, d.params) for d in suite.datasets] == [("8gaussians", {"n_train": 400}), ("digits", {})]
     vae, flow = suite.models
-    assert (vae.name, vae.plugin, vae.variant, vae.batch_size) == ("vae", "vae", "vae", 64)
+    assert (vae.name, vae.family, vae.variant, vae.batch_size) == ("vae", "vae", "vae", 64)
     assert vae.params == {"latent_dim": 4, "beta": 1.0, "decoder": "bernoulli", "k": 1}
     assert vae.budget == Budget("steps", 100) and str(vae.budget) == "100 steps"
     assert (flow.name, flow.variant, flow.params, flow.batch_size) == ("flow", "default", {"layers": 4}, 128)
@@ -207,7 +221,7 @@ def test_defaults_and_name_from_file_stem(fake_registry, write_suite) -> None:
 
 
 def test_parse_suite_takes_a_dict(fake_registry) -> None:
-    raw = {"datasets": [{"name": "digits"}], "models": [{"plugin": "flow", "budget": {"epochs": 2}}]}
+    raw = {"datasets": [{"name": "digits"}], "models": [{"family": "flow", "budget": {"epochs": 2}}]}
     suite = parse_suite(raw, "inline.toml", fake_registry)
     assert suite.name == "inline"
     assert suite.models[0].budget == Budget("epochs", 2.0)
@@ -233,9 +247,9 @@ def test_a_model_restricted_to_some_datasets_gets_cells_only_there(fake_registry
 
 def test_variant_params_applied_and_explicit_params_win(fake_registry, write_suite) -> None:
     models = (
-        one_model('plugin = "vae"\nvariant = "iwae"\nbudget = { steps = 1 }')
-        + one_model('plugin = "vae"\nvariant = "iwae"\nname = "iwae-k2"\nparams = { k = 2 }\nbudget = { steps = 1 }')
-        + one_model('plugin = "vae"\nbudget = { steps = 1 }')
+        one_model('family = "vae"\nvariant = "iwae"\nbudget = { steps = 1 }')
+        + one_model('family = "vae"\nvariant = "iwae"\nname = "iwae-k2"\nparams = { k = 2 }\nbudget = { steps = 1 }')
+        + one_model('family = "vae"\nbudget = { steps = 1 }')
     )
     iwae, iwae_k2, vae = load_suite(write_suite(suite_text(models=models)), fake_registry).models
     assert (iwae.variant, iwae.params["k"]) == ("iwae", 5)
@@ -277,7 +291,7 @@ def cli_with_fake_registry(monkeypatch, fake_registry) -> CliRunner:
 
 
 def test_cli_validate_malformed_exits_2(cli_with_fake_registry, write_suite) -> None:
-    path = write_suite(suite_text(models=one_model('plugin = "vae"\nbudget = { steps = 10.5 }')))
+    path = write_suite(suite_text(models=one_model('family = "vae"\nbudget = { steps = 10.5 }')))
     result = cli_with_fake_registry.invoke(benchbench.cli.cli, ["validate", str(path)])
     assert result.exit_code == 2, result.output
     assert f"{path}: models[0].budget.steps: expected an integer, found 10.5" in result.output
@@ -285,10 +299,10 @@ def test_cli_validate_malformed_exits_2(cli_with_fake_registry, write_suite) -> 
 
 
 def test_cli_validate_unknown_plugin_exits_2(cli_with_fake_registry, write_suite) -> None:
-    path = write_suite(suite_text(models=one_model('plugin = "vea"\nbudget = { steps = 1 }')))
+    path = write_suite(suite_text(models=one_model('family = "vea"\nbudget = { steps = 1 }')))
     result = cli_with_fake_registry.invoke(benchbench.cli.cli, ["validate", str(path)])
     assert result.exit_code == 2
-    assert f"{path}: models[0].plugin: unknown model 'vea'. Did you mean: vae?" in result.output
+    assert f"{path}: models[0].family: unknown model 'vea'. Did you mean: vae?" in result.output
 
 
 def test_cli_validate_missing_file_exits_2(cli_with_fake_registry, tmp_path) -> None:
@@ -300,6 +314,7 @@ def test_cli_validate_missing_file_exits_2(cli_with_fake_registry, tmp_path) -> 
 
 def test_cli_validate_ok(cli_with_fake_registry, write_suite) -> None:
     path = write_suite(suite_text())
-    result = cli_with_fake_registry.invoke(benchbench.cli.cli, ["validate", str(path)])
+    result = cli_with_fake_registry.invoke(benchbench.cli.cli, ["validate", "--static", str(path)])
     assert result.exit_code == 0, result.output
-    assert f"{path}: ok (8 cells: 2 datasets x 2 models x 2 seeds; 2 metrics)" in result.output
+    assert f"{path}: ok (8 cells: 2 datasets x 2 models x 2 seeds; 2 metrics; static checks only" in result.output
+    assert "not checked: loading the data, data kinds, building the models" in result.output

@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchbench.cli import cli
+from benchbench.errors import PluginError
 from benchbench.plugin.manager import DISABLE_ENV, TRACE_ENV, make_plugin_manager
 from benchbench.plugin.registry import Registry, build_registry
 
@@ -102,10 +103,21 @@ def test_example_suite_runs_with_the_installed_plugin(installed_example: str, tm
     assert not outcome.failures
     board = outcome.leaderboard
     rows = board[(board["model"] == "example-gaussian") & (board["metric"] == "example-mean-gap")]
-    assert sorted(rows["variant"]) == ["diagonal", "full"]
+    assert sorted(zip(rows["dataset"], rows["variant"])) == [
+        ("8gaussians", "diagonal"), ("8gaussians", "full"), ("example-ring", "diagonal"), ("example-ring", "full")]
     assert (rows["status"] == "ok").all()
     assert (rows["direction"] == "lower").all()
     assert rows["mean"].astype(float).between(0, 10).all()
+    assert set(rows["model_distribution"]) == {f"{EXAMPLE_DIST} {installed_example}"}
+    assert set(rows["metric_plugin"]) == {"example"}
+
+
+def test_the_example_plugins_own_tests_pass_through_the_public_testing_module(installed_example: str) -> None:
+    """docs/plugins.md's "Testing a plugin" is this folder: an author's tests, run as an author runs them."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], capture_output=True,
+                            text=True, cwd=EXAMPLE_DIR, env={k: v for k, v in os.environ.items() if k != DISABLE_ENV}, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "failed" not in result.stdout
 
 
 # -------------------------------------------------------------------------------------------------
@@ -205,24 +217,63 @@ def test_importing_another_benchbench_package_is_not_a_hook(fake_dists: Install,
     assert registry.names("model") == ["m"]
 
 
-def test_two_plugins_registering_one_model_name_keep_the_first(fake_dists: Install) -> None:
+def test_two_plugins_registering_one_model_name_is_a_clash_that_names_both(fake_dists: Install) -> None:
     fake_dists("alpha-dist", {"alpha": MODEL_PLUGIN.format(name="shared")})
     fake_dists("beta-dist", {"beta": MODEL_PLUGIN.format(name="shared")}, version="2.0")
     registry = _registry()
-    assert registry.entries["model"]["shared"].plugin == "alpha"
-    problem = registry.problems["beta:shared"]
-    assert "plugin 'beta' (beta-dist 2.0)" in problem
-    assert "plugin 'alpha' (alpha-dist 1.0)" in problem
-    assert "second one is ignored" in problem
+    assert registry.problems == {}
+    assert [p.plugin for p in registry.clashes["model"]["shared"]] == ["alpha", "beta"]
+    with pytest.raises(PluginError) as caught:
+        registry.model("shared")
+    assert ("model 'shared' is provided by 2 plugins: plugin 'alpha' (alpha-dist 1.0), plugin 'beta' (beta-dist 2.0). "
+            "benchbench does not choose between them") in str(caught.value)
+    assert "`bench -p no:alpha ...` or `bench -p no:beta ...`" in str(caught.value)
+    assert _registry(disabled=["alpha"]).model("shared") is not None
 
 
-def test_one_plugin_name_from_two_distributions_is_reported(fake_dists: Install) -> None:
+def test_one_plugin_name_from_two_distributions_loads_neither(fake_dists: Install) -> None:
     fake_dists("alpha-dist", {"same": MODEL_PLUGIN.format(name="from-alpha")})
     fake_dists("beta-dist", {"same": MODEL_PLUGIN.format(name="from-beta")})
     registry = _registry()
-    assert registry.problems == {"same (beta-dist)": "plugin name 'same' is already taken by alpha-dist 1.0"}
-    assert registry.names("model") == ["from-alpha"]
-    assert "fake_same_beta_dist" not in sys.modules
+    assert registry.problems == {"same": "plugin name 'same' is declared by 2 distributions (alpha-dist 1.0, beta-dist 1.0); "
+                                         "neither is loaded, since which one would win depends on install order: uninstall one of them"}
+    assert registry.names("model") == []
+    assert "fake_same_alpha_dist" not in sys.modules and "fake_same_beta_dist" not in sys.modules
+
+
+BUILT_INS = {"flow": "from benchbench_plugins.models.flow import benchbench_models\n",
+             "toy2d": "from benchbench_plugins.datasets.toy2d import benchbench_datasets\n"}
+FLOW_SUITE = """
+[[datasets]]
+name = "8gaussians"
+
+[[models]]
+family = "flow"
+variant = "realnvp"
+budget = { steps = 2 }
+"""
+
+
+@pytest.mark.parametrize("impostor_dist", ["aaa-impostor", "zzz-impostor"], ids=["loads-first", "loads-last"])
+def test_a_third_party_model_named_like_a_built_in_is_refused_whatever_the_load_order(
+        fake_dists: Install, tmp_path: Path, impostor_dist: str) -> None:
+    fake_dists("benchbench", BUILT_INS, version="0.1.0")
+    fake_dists(impostor_dist, {"impostor": MODEL_PLUGIN.format(name="flow")})
+    suite = tmp_path / "flow.toml"
+    suite.write_text(FLOW_SUITE)
+    clash = (f"model 'flow' is provided by 2 plugins: plugin 'flow' (benchbench 0.1.0), plugin 'impostor' ({impostor_dist} 1.0). "
+             "benchbench does not choose between them; disable the one you do not want")
+    for command in (["validate", "--static", str(suite)], ["run", str(suite), "--results", str(tmp_path / "results")]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2, result.output
+        assert f"{suite}: models[0].family: {clash}" in result.output
+    assert not (tmp_path / "results").exists()
+    listed = CliRunner().invoke(cli, ["list"])
+    assert "CLASH: provided by several plugins" in listed.output and f"clash: {clash}" in listed.output
+    # The user chooses: with the impostor disabled the built-in is used, and the other way round.
+    assert CliRunner().invoke(cli, ["-p", "no:impostor", "validate", "--static", str(suite)]).exit_code == 0
+    chosen = _registry(disabled=["flow"]).entries["model"]["flow"]
+    assert (chosen.plugin, chosen.origin) == ("impostor", f"{impostor_dist} 1.0")
 
 
 def test_a_plugin_disabled_by_argument_is_never_imported(fake_dists: Install, tmp_path: Path) -> None:

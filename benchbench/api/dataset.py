@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .specs import DataKind
+from .specs import DATA_KINDS, DataKind
 
 
 @dataclass
@@ -35,6 +35,8 @@ class Dataset:
     dynamic_binarization: bool = False  # binary data whose train split holds intensities, binarised per batch
 
     def __post_init__(self) -> None:
+        if self.kind not in DATA_KINDS:
+            raise ValueError(f"dataset {self.name!r}: kind must be one of {', '.join(sorted(DATA_KINDS))}, got {self.kind!r}")
         for split in ("train", "val", "test"):
             array = getattr(self, split)
             if array.ndim < 2 or len(array) == 0:
@@ -70,7 +72,11 @@ def split_by_seed(
     x: np.ndarray, y: np.ndarray | None, sizes: tuple[float, float], seed: int
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray | None, ...]]:
     """Shuffle once with ``seed`` and cut into train / val / test; ``sizes`` are the val and test
-    fractions. The split depends on the seed only, so every cell sees the same test set."""
+    fractions. The split depends on the seed only, so every cell sees the same test set.
+
+    Returns ``((x_train, x_val, x_test), (y_train, y_val, y_test))``; the labels are ``None``
+    when ``y`` is.
+    """
     order = np.random.default_rng(seed).permutation(len(x))
     n_val, n_test = (int(round(f * len(x))) for f in sizes)
     cuts = np.split(order, [len(x) - n_val - n_test, len(x) - n_test])

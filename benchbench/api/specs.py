@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 Direction = Literal["lower", "higher"]
 DataKind = Literal["binary", "discrete", "continuous"]
+DATA_KINDS = frozenset({"binary", "discrete", "continuous"})
+DIRECTIONS = frozenset({"lower", "higher"})
+EXACTNESS = frozenset({"exact", "bound", "estimate", "measured"})
 CAPABILITIES = frozenset({"log_prob", "elbo", "log_prob_bound", "encode", "decode", "conditional"})
 
 
@@ -76,11 +79,12 @@ class ModelSpec(_Spec):
     The factory is called as ``factory(dataset, variant=..., **params)`` with the loaded
     :class:`benchbench.Dataset` and returns a :class:`benchbench.Model`; it raises
     :class:`benchbench.CapabilityError` when the data is of a kind the variant cannot model.
-    ``data_kinds`` is checked by the runner before any model is built.
+    ``data_kinds`` is checked before any model is built (by ``bench run`` and ``bench validate``);
+    a kind outside :data:`DATA_KINDS` is refused when the spec is registered.
     """
 
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"default": {}})
-    data_kinds: frozenset[str] = frozenset({"binary", "discrete", "continuous"})
+    data_kinds: frozenset[str] = DATA_KINDS
 
     @property
     def default_variant(self) -> str:
@@ -98,7 +102,7 @@ class Requirements:
     any_capabilities: frozenset[str] = frozenset()
     samples: bool = False
     labels: bool = False
-    data_kinds: frozenset[str] = frozenset({"binary", "discrete", "continuous"})
+    data_kinds: frozenset[str] = DATA_KINDS
     min_samples: int = 0
 
 
@@ -116,3 +120,21 @@ class DatasetSpec(_Spec):
     """A dataset. The factory is called as ``factory(**params)`` and returns a
     :class:`benchbench.Dataset` with fixed splits; it must never download.
     """
+
+
+def spec_problem(spec: ModelSpec | MetricSpec | DatasetSpec) -> str:
+    """What is wrong with a spec's declarations (an unknown data kind or capability), or ''."""
+    if isinstance(spec, ModelSpec):
+        declared = {"data_kinds": (spec.data_kinds, DATA_KINDS)}
+        if not spec.variants:
+            return "declares no variants; give at least one, e.g. {'default': {}}"
+    elif isinstance(spec, MetricSpec):
+        declared = {"requires.data_kinds": (spec.requires.data_kinds, DATA_KINDS),
+                    "requires.capabilities": (spec.requires.capabilities | spec.requires.any_capabilities, CAPABILITIES)}
+    else:
+        return ""
+    for field_name, (given, known) in declared.items():
+        unknown = sorted(set(given) - known)
+        if unknown:
+            return f"{field_name} has unknown {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+    return ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import resource
 import signal
 import threading
 import time
@@ -21,13 +20,17 @@ from typing import Any
 
 import torch
 
+from .. import __version__
+from ..api.contract import checked_samples, checked_values
 from ..api.dataset import Dataset
-from ..api.metric import EvalContext, MetricValue
+from ..api.metric import EvalContext
 from ..api.model import Model
-from ..api.specs import DatasetSpec, MetricSpec, ModelSpec, Requirements
-from ..errors import CellTimeout, Diverged, NotApplicable
+from ..api.specs import DatasetSpec, Requirements
+from ..errors import CellTimeout, ContractError, Diverged, NotApplicable
 from ..nn import dequantize
+from ..plugin.registry import Provided
 from .environment import seed_everything
+from .memory import peak_mb, reset_peak
 from .suite import Cell, MetricEntry
 from .training import FitPlan, fit
 
@@ -45,9 +48,9 @@ class CellJob:
 
     run_id: str
     cell: Cell
-    model_spec: ModelSpec
+    model: Provided  # the model spec and the plugin that provides it
     dataset_spec: DatasetSpec
-    metrics: list[tuple[MetricEntry, MetricSpec]]
+    metrics: list[tuple[MetricEntry, Provided]]
     device: str
     samples: int
     time_limit: float
@@ -66,12 +69,18 @@ def load_dataset(spec: DatasetSpec, params: dict[str, Any]) -> Dataset:
     return spec.resolve()(**params)
 
 
-def build_model(spec: ModelSpec, dataset: Dataset, variant: str, params: dict[str, Any]) -> Model:
+def build_model(provided: Provided, dataset: Dataset, variant: str, params: dict[str, Any]) -> Model:
     """Build through the plugin's factory; it raises CapabilityError for data it cannot model."""
-    model = spec.resolve()(dataset, variant=variant, **params)
+    model = provided.spec.resolve()(dataset, variant=variant, **params)
     if not isinstance(model, Model):
-        raise TypeError(f"model plugin {spec.name!r} returned {type(model).__name__}, expected a benchbench.Model")
+        raise ContractError(f"model {provided.spec.name!r} from {provided}: factory returned {type(model).__name__}, "
+                            "expected a benchbench.Model")
     return model
+
+
+def model_where(provided: Provided) -> str:
+    """How contract errors name a model: its spec and the plugin and distribution providing it."""
+    return f"model {provided.spec.name!r} from {provided}"
 
 
 @contextlib.contextmanager
@@ -117,22 +126,22 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     cell = job.cell
     seed_everything(cell.seed)
     dataset = dataset or load_dataset(job.dataset_spec, cell.dataset.params)
-    model = build_model(job.model_spec, dataset, cell.model.variant, cell.model.params).to(job.device)
-    _reset_peak_memory(job.device)
+    model = build_model(job.model, dataset, cell.model.variant, cell.model.params).to(job.device)
+    memory_method = reset_peak(job.device)
     x = torch.as_tensor(dataset.train, device=job.device)
     y = None if dataset.train_labels is None else torch.as_tensor(dataset.train_labels, device=job.device)
     plan = FitPlan(cell.model.budget, cell.model.batch_size, _checkpoint_path(job), job.checkpoint_every,
-                   deadline, job.progress, _training_transform(model, dataset))
+                   deadline, job.progress, _training_transform(model, dataset), where=model_where(job.model))
     report = fit(model, x, y, plan, seed=cell.seed)
     summary.update(steps=report.steps, final_losses=report.losses, resumed_from_step=report.resumed_from)
     timings["fit_seconds"] = report.seconds
     model.eval()
-    samples = _sample(job, model, timings)  # always: sampling throughput is a result in itself
-    records += _cost_records(report, timings, job.device, job.samples)
+    samples = _sample(job, model, dataset.shape, timings)  # always: sampling throughput is a result in itself
+    records += _cost_records(report, timings, job.device, job.samples, memory_method)
     context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size)
     started = time.perf_counter()
-    for entry, spec in job.metrics:
-        records += _evaluate(entry, spec, context)
+    for entry, provided in job.metrics:
+        records += _evaluate(entry, provided, context)
     timings["metric_seconds"] = time.perf_counter() - started
 
 
@@ -158,11 +167,11 @@ def _safe(cell_id: str) -> str:
     return cell_id.replace("/", "__")
 
 
-def _sample(job: CellJob, model: Model, timings: dict) -> torch.Tensor:
+def _sample(job: CellJob, model: Model, shape: tuple[int, ...], timings: dict) -> torch.Tensor:
     seed_everything(job.cell.seed + 1_000_003)
     start = time.perf_counter()
     with torch.no_grad():
-        samples = model.sample(job.samples)
+        samples = checked_samples(model.sample(job.samples), job.samples, shape, model_where(job.model))
     _synchronize(job.device)
     timings["sample_seconds"] = time.perf_counter() - start
     _save_samples(samples, job.run_dir / "samples" / _safe(job.cell.cell_id))
@@ -192,15 +201,17 @@ def image_grid(images: torch.Tensor, columns: int = 8) -> Any:
     return Image.fromarray(pixels)
 
 
-def _evaluate(entry: MetricEntry, spec: MetricSpec, context: EvalContext) -> list[dict[str, Any]]:
-    base = {"kind": "metric", "metric_plugin": spec.name, "metric_version": spec.version, "metric_params": entry.params}
+def _evaluate(entry: MetricEntry, provided: Provided, context: EvalContext) -> list[dict[str, Any]]:
+    spec = provided.spec
+    base = {"kind": "metric", "metric_spec": spec.name, "metric_plugin": provided.plugin, "metric_distribution": provided.origin,
+            "metric_version": spec.version, "metric_params": entry.params}
     reason = unmet(spec.requires, context)
     if reason:
         return [{**base, "metric": spec.name, "status": "n/a", "error": reason, "value": None}]
     seed_everything(context.seed + 2_000_003)
     start = time.perf_counter()
     try:
-        values: list[MetricValue] = spec.resolve()(context, **entry.params)
+        values = checked_values(spec.resolve()(context, **entry.params), f"metric {spec.name!r} from {provided}")
     except NotApplicable as error:
         return [{**base, "metric": spec.name, "status": "n/a", "error": str(error), "value": None}]
     except CellTimeout:
@@ -238,29 +249,20 @@ def unmet(requires: Requirements, context: EvalContext) -> str:
     return ""
 
 
-def _cost_records(report: Any, timings: dict, device: str, n_samples: int) -> list[dict[str, Any]]:
+def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memory_method: str) -> list[dict[str, Any]]:
     values = {
         "fit_seconds": report.seconds,
         "train_steps_per_second": report.steps / report.seconds if report.seconds > 0 else None,
-        "peak_memory_mb": _peak_memory_mb(device),
+        "peak_memory_mb": peak_mb(device, memory_method),
     }
     if "sample_seconds" in timings and timings["sample_seconds"] > 0:
         values["samples_per_second"] = n_samples / timings["sample_seconds"]
+    protocols = {"peak_memory_mb": {"method": memory_method}}
     return [{"kind": "metric", "metric": name, "value": value, "direction": COST_METRICS[name][0], "unit": COST_METRICS[name][1],
-             "exactness": "measured", "status": "ok", "error": None, "metric_plugin": "(runner)", "metric_version": "1"}
+             "exactness": "measured", "protocol": protocols.get(name, {}), "status": "ok", "error": None,
+             "metric_spec": "(runner)", "metric_plugin": "(runner)", "metric_distribution": f"benchbench {__version__}",
+             "metric_version": "1"}
             for name, value in values.items() if value is not None]
-
-
-def _reset_peak_memory(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def _peak_memory_mb(device: str) -> float:
-    """CUDA: peak allocated by torch in this cell. CPU: the process's peak resident set (Linux KiB)."""
-    if device.startswith("cuda"):
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _synchronize(device: str) -> None:
@@ -273,8 +275,9 @@ def _stamp(job: CellJob, record: dict[str, Any]) -> dict[str, Any]:
     cell = job.cell
     return {
         "suite": cell.suite, "run_id": job.run_id, "cell_id": cell.cell_id, "dataset": cell.dataset.name,
-        "model": cell.model.name, "plugin": cell.model.plugin, "variant": cell.model.variant,
+        "model": cell.model.name, "family": cell.model.family, "variant": cell.model.variant,
+        "model_plugin": job.model.plugin, "model_distribution": job.model.origin,
         "params_hash": cell.params_hash, "model_params": cell.model.params, "dataset_params": cell.dataset.params,
-        "budget": str(cell.model.budget), "seed": cell.seed, "model_version": job.model_spec.version,
+        "budget": str(cell.model.budget), "seed": cell.seed, "model_version": job.model.spec.version,
         "device": job.device, **record,
     }

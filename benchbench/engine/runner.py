@@ -67,12 +67,13 @@ def preflight(suite: Suite, registry: Registry) -> dict[str, Dataset]:
         key = f"{entry.name}:{sorted(entry.params.items())}"
         datasets[key] = _plugin_call(registry, "dataset", entry.name, lambda: load_dataset(registry.dataset(entry.name), entry.params))
         for model in (m for m in suite.models if m.runs_on(entry.name)):
-            spec = registry.model(model.plugin)
+            provided = registry.provider("model", model.family)
+            spec = provided.spec
             where = f"{suite.path}: model {model.name!r} (variant {model.variant!r}) on dataset {entry.name!r}"
             if datasets[key].kind not in spec.data_kinds:
                 raise CapabilityError(f"{where}: {spec.name!r} models {', '.join(sorted(spec.data_kinds))} data, {entry.name!r} is {datasets[key].kind}")
             try:
-                _plugin_call(registry, "model", model.plugin, lambda: build_model(spec, datasets[key], model.variant, model.params))
+                _plugin_call(registry, "model", model.family, lambda: build_model(provided, datasets[key], model.variant, model.params))
             except CapabilityError as error:
                 raise CapabilityError(f"{where}: {error}") from None
     return datasets
@@ -85,8 +86,7 @@ def _plugin_call(registry: Registry, kind: str, name: str, call: Callable[[], An
     except UsageError:
         raise
     except Exception as error:
-        plugin = registry.entries[kind][name].plugin
-        raise PluginError(f"{kind} {name!r} from plugin {plugin!r} ({registry.entries[kind][name].origin}) failed to build: "
+        raise PluginError(f"{kind} {name!r} from {registry.provider(kind, name)} failed to build: "
                           f"{type(error).__name__}: {error}") from error
 
 
@@ -105,6 +105,8 @@ def run_suite(
     registry = registry or build_registry(make_plugin_manager())
     for plugin, problem in registry.problems.items():
         echo(f"warning: plugin {plugin!r} not loaded: {problem.splitlines()[0]} (see `bench list`)")
+    for clash in registry.clash_notes():
+        echo(f"warning: {clash}")
     if resume is not None:
         run_dir = Path(resume)
         suite = resumed_suite(run_dir, registry)
@@ -162,9 +164,9 @@ def _run_cells(store: RunStore, suite: Suite, registry: Registry, datasets: dict
 
 def _job(store: RunStore, suite: Suite, registry: Registry, cell: Any, device: str, progress: bool, cache_dir: Path) -> CellJob:
     return CellJob(
-        run_id=store.run_dir.name, cell=cell, model_spec=registry.model(cell.model.plugin),
+        run_id=store.run_dir.name, cell=cell, model=registry.provider("model", cell.model.family),
         dataset_spec=registry.dataset(cell.dataset.name),
-        metrics=[(entry, registry.metric(entry.name)) for entry in suite.metrics],
+        metrics=[(entry, registry.provider("metric", entry.name)) for entry in suite.metrics],
         device=device, samples=suite.samples, time_limit=suite.time_limit, checkpoint_every=suite.checkpoint_every,
         run_dir=store.run_dir, cache_dir=cache_dir, progress=progress,
     )

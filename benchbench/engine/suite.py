@@ -18,9 +18,9 @@ what was found, with close-match suggestions for names.
     params = { n_train = 4000 }
 
     [[models]]
-    plugin = "vae"
+    family = "vae"            # the model spec's name, as `bench list` shows it ("plugin" is an old synonym)
     variant = "vae"
-    name = "vae-z2"           # optional; default: the plugin name
+    name = "vae-z2"           # optional; default: the family name
     params = { latent_dim = 2 }
     budget = { steps = 500 }  # or { epochs = 3 } or { seconds = 30 }
     batch_size = 128
@@ -45,7 +45,7 @@ from ..errors import SuiteError, suggest
 
 SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every"}
 DATASET_KEYS = {"name", "params"}
-MODEL_KEYS = {"plugin", "variant", "name", "params", "budget", "batch_size", "datasets"}
+MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "datasets"}
 METRIC_KEYS = {"name", "params"}
 TOP_KEYS = {"suite", "datasets", "models", "metrics"}
 BUDGET_UNITS = ("steps", "epochs", "seconds")
@@ -71,7 +71,7 @@ class Budget:
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    plugin: str
+    family: str  # the name of the model spec (which plugin provides it is the registry's business)
     variant: str
     params: dict[str, Any]
     budget: Budget
@@ -269,14 +269,15 @@ def _models(r: _Reader, value: Any, registry: Any, dataset_names: set[str]) -> t
     entries = []
     for i, table in enumerate(r.tables(value, "models", MODEL_KEYS)):
         path = f"models[{i}]"
-        spec = registry.model(r.get(table, "plugin", path, str), f"{r.file}: {path}.plugin")
+        key = _family_key(r, table, path)
+        spec = registry.model(r.get(table, key, path, str), f"{r.file}: {path}.{key}")
         variant = r.get(table, "variant", path, str, spec.default_variant)
         if variant not in spec.variants:
             raise r.fail(f"{path}.variant", f"a variant of {spec.name!r}", variant, suggest(variant, spec.variants))
         params = {**_params(r, table, path, spec), **spec.variants[variant], **r.get(table, "params", path, dict, {})}
         entries.append(ModelEntry(
             name=_safe_name(r, r.get(table, "name", path, str, spec.name), f"{path}.name"),
-            plugin=spec.name,
+            family=spec.name,
             variant=variant,
             params=params,
             budget=_budget(r, table, path),
@@ -285,6 +286,13 @@ def _models(r: _Reader, value: Any, registry: Any, dataset_names: set[str]) -> t
         ))
     _unique(r, "models", [(e.name, e.variant) for e in entries], "Give each a distinct `name`")
     return tuple(entries)
+
+
+def _family_key(r: _Reader, table: dict[str, Any], path: str) -> str:
+    """``family`` names the model spec; ``plugin``, its old name, is still read (one of the two)."""
+    if "family" in table and "plugin" in table:
+        raise r.fail(f"{path}.plugin", "either `family` or its old synonym `plugin`, not both", table["plugin"])
+    return "plugin" if "plugin" in table else "family"
 
 
 def _model_datasets(r: _Reader, table: dict[str, Any], path: str, known: set[str]) -> tuple[str, ...] | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..api.contract import checked_losses
 from ..api.model import Model
 from ..errors import CapabilityError, CellTimeout, Diverged
 from .suite import Budget
@@ -42,6 +43,7 @@ class FitPlan:
     deadline: float = math.inf
     progress: bool = True
     transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+    where: str = "model"  # how contract errors name the model and its plugin
 
     def total_steps(self, n: int) -> int | None:
         """Steps the budget allows, or None for a budget in seconds."""
@@ -85,7 +87,7 @@ def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, se
             batch = x[idx.to(x.device)]
             if plan.transform is not None:
                 batch = plan.transform(batch, generator)
-            losses = model.train_step(batch, None if y is None else y[idx.to(y.device)])
+            losses = checked_losses(model.train_step(batch, None if y is None else y[idx.to(y.device)]), plan.where)
             state.step += 1
             if not all(math.isfinite(v) for v in losses.values()):
                 raise Diverged(state.step, losses)

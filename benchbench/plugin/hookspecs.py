@@ -31,8 +31,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def benchbench_models() -> list[ModelSpec]:
     """Return the model families this plugin provides.
 
-    :return: a list of :class:`benchbench.ModelSpec`. A name already registered by another plugin
-        is rejected with a message naming both plugins.
+    :return: a list of :class:`benchbench.ModelSpec`. A name another plugin registers too is a
+        clash: every command that uses the name stops, naming both plugins, until the user
+        disables one. A spec declaring an unknown data kind is ignored and reported.
 
     Must be cheap: return specs only, with factories given as ``"module:attribute"`` strings if
     building a model needs heavy imports such as torch.
@@ -44,7 +45,8 @@ def benchbench_metrics() -> list[MetricSpec]:
     """Return the metrics this plugin provides.
 
     :return: a list of :class:`benchbench.MetricSpec`, each with its requirements. Names must be
-        unique across plugins.
+        unique across plugins (a clash is handled as for models). The factory's return is checked
+        where it enters the host: see docs/plugins.md, "The metric contract".
     """
 
 

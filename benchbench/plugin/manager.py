@@ -86,9 +86,37 @@ def make_plugin_manager(
     for name, plugin in plugins:
         manager.add(plugin, name)
     if entry_points:
-        for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT):
-            _load_entry_point(manager, entry_point)
+        for name, group in _by_name(importlib.metadata.entry_points(group=hookspecs.PROJECT)).items():
+            if len(group) == 1:
+                _load_entry_point(manager, group[0])
+            else:
+                _refuse_shared_name(manager, name, group)
     return manager
+
+
+def _by_name(entry_points: Iterable[importlib.metadata.EntryPoint]) -> dict[str, list[importlib.metadata.EntryPoint]]:
+    """Entry points grouped by plugin name, one per distribution."""
+    groups: dict[str, dict[str, importlib.metadata.EntryPoint]] = {}
+    for entry_point in entry_points:
+        groups.setdefault(entry_point.name, {}).setdefault(_origin(entry_point)[0], entry_point)
+    return {name: list(group.values()) for name, group in groups.items()}
+
+
+def _origin(entry_point: importlib.metadata.EntryPoint) -> tuple[str, str]:
+    dist = entry_point.dist
+    return (dist.name, dist.version) if dist else ("", "")
+
+
+def _refuse_shared_name(manager: PluginManager, name: str, group: list[importlib.metadata.EntryPoint]) -> None:
+    """Two distributions declaring one plugin name: loading either would depend on the order in
+    which Python lists them, so neither is loaded and the user chooses by uninstalling one."""
+    if manager.is_blocked(name):
+        manager.trace("blocked", name, "(not imported)")
+        return
+    origins = sorted(" ".join(_origin(ep)).strip() for ep in group)
+    manager.problems[name] = (f"plugin name {name!r} is declared by {len(group)} distributions ({', '.join(origins)}); "
+                              f"neither is loaded, since which one would win depends on install order: uninstall one of them")
+    manager.trace("problem", name, "is declared by", origins)
 
 
 def _load_entry_point(manager: PluginManager, entry_point: importlib.metadata.EntryPoint) -> None:
@@ -96,11 +124,9 @@ def _load_entry_point(manager: PluginManager, entry_point: importlib.metadata.En
     if manager.is_blocked(name):
         manager.trace("blocked", name, "(not imported)")
         return
-    dist = entry_point.dist
-    origin = (dist.name, dist.version) if dist else ("", "")
-    if name in manager.distributions or name in manager.problems:
-        first = manager.origin(name)
-        manager.problems[f"{name} ({origin[0]})"] = f"plugin name {name!r} is already taken by {first}"
+    origin = _origin(entry_point)
+    if name in manager.distributions or name in manager.problems:  # a plugin registered directly took the name
+        manager.problems[f"{name} ({origin[0]})"] = f"plugin name {name!r} is already taken by {manager.origin(name)}"
         manager.trace("problem", name, "from", origin[0], "is a duplicate")
         return
     try:

@@ -1,4 +1,9 @@
-"""Who provides what: the specs every plugin returned, checked once, with helpful look-ups."""
+"""Who provides what: the specs every plugin returned, checked once, with helpful look-ups.
+
+A name two plugins register is a clash, and a clash is never resolved by load order: the name
+stays listed, and every command that uses it stops with both plugins and their distributions
+named, until the user disables one (``-p no:PLUGIN``). Commands that do not use it are unaffected.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.specs import DatasetSpec, MetricSpec, ModelSpec
-from ..errors import UsageError, suggest
+from ..api.specs import DatasetSpec, MetricSpec, ModelSpec, spec_problem
+from ..errors import PluginError, UsageError, suggest
 from .manager import PluginManager, make_plugin_manager
 
 KINDS: dict[str, tuple[str, type]] = {
@@ -23,13 +28,17 @@ class Provided:
 
     spec: Any
     plugin: str
-    origin: str
+    origin: str  # the distribution and its version, e.g. "benchbench 0.1.0"
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin!r} ({self.origin})"
 
 
 @dataclass
 class Registry:
     manager: PluginManager
     entries: dict[str, dict[str, Provided]] = field(default_factory=dict)
+    clashes: dict[str, dict[str, list[Provided]]] = field(default_factory=dict)  # kind -> name -> every provider
 
     @property
     def problems(self) -> dict[str, str]:
@@ -38,13 +47,30 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
 
-    def get(self, kind: str, name: str, where: str = "") -> Any:
-        """The spec of ``kind`` named ``name``, or a :class:`UsageError` with close matches."""
+    def provider(self, kind: str, name: str, where: str = "") -> Provided:
+        """Who provides ``kind`` ``name``: a :class:`UsageError` with close matches when nobody
+        does, a :class:`PluginError` naming every provider when several do."""
+        prefix = f"{where}: " if where else ""
+        if name in self.clashes[kind]:
+            raise PluginError(f"{prefix}{self.clash_text(kind, name)}")
         try:
-            return self.entries[kind][name].spec
+            return self.entries[kind][name]
         except KeyError:
-            prefix = f"{where}: " if where else ""
             raise UsageError(f"{prefix}unknown {kind} {name!r}. {suggest(name, self.entries[kind])}{self.problem_note()}") from None
+
+    def get(self, kind: str, name: str, where: str = "") -> Any:
+        """The spec of ``kind`` named ``name``; see :meth:`provider`."""
+        return self.provider(kind, name, where).spec
+
+    def clash_text(self, kind: str, name: str) -> str:
+        providers = sorted(self.clashes[kind][name], key=lambda p: p.plugin)
+        disable = " or ".join(f"`bench -p no:{p.plugin} ...`" for p in providers)
+        return (f"{kind} {name!r} is provided by {len(providers)} plugins: {', '.join(map(str, providers))}. "
+                f"benchbench does not choose between them; disable the one you do not want ({disable}, "
+                f"or BENCHBENCH_DISABLE_PLUGINS)")
+
+    def clash_notes(self) -> list[str]:
+        return [self.clash_text(kind, name) for kind in KINDS for name in sorted(self.clashes[kind])]
 
     def problem_note(self) -> str:
         if not self.problems:
@@ -64,7 +90,7 @@ class Registry:
 def build_registry(manager: PluginManager | None = None) -> Registry:
     """Call every discovery hook plugin by plugin, rejecting invalid specs and duplicate names."""
     manager = manager or make_plugin_manager()
-    registry = Registry(manager, {kind: {} for kind in KINDS})
+    registry = Registry(manager, {kind: {} for kind in KINDS}, {kind: {} for kind in KINDS})
     for kind, (hook_name, spec_type) in KINDS.items():
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
             try:
@@ -83,11 +109,12 @@ def _add_specs(registry: Registry, kind: str, spec_type: type, specs: Iterable[A
         if not isinstance(spec, spec_type):
             manager.problems[plugin] = f"returned {type(spec).__name__} from its {kind} hook, expected {spec_type.__name__}"
             continue
-        if spec.name in table:
-            first = table[spec.name]
-            manager.problems[f"{plugin}:{spec.name}"] = (
-                f"plugin {plugin!r} ({manager.origin(plugin)}) registers {kind} {spec.name!r}, already provided by "
-                f"plugin {first.plugin!r} ({first.origin}); the second one is ignored"
-            )
+        problem = spec_problem(spec)
+        if problem:
+            manager.problems[f"{plugin}:{spec.name}"] = f"{kind} {spec.name!r} {problem}; the spec is ignored"
             continue
-        table[spec.name] = Provided(spec, plugin, manager.origin(plugin))
+        provided = Provided(spec, plugin, manager.origin(plugin))
+        if spec.name in table:
+            registry.clashes[kind].setdefault(spec.name, [table[spec.name]]).append(provided)
+            continue
+        table[spec.name] = provided

@@ -2,6 +2,10 @@
 
 With several seeds on both sides, a difference counts only if it is larger than the seeds' spread
 allows (Welch's t-test at 95%); otherwise any difference beyond ``tolerance`` (relative) counts.
+
+A row of A (the baseline) that B lacks, or that has a value in A and none in B (failed, n/a), is a
+regression like a worse value: a candidate must not pass by losing results. Versions are compared
+as the strings the specs declare ("1.10" is not "1.1").
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from ..errors import UsageError
 from .leaderboard import COLUMNS, ROW, t_quantile
 
 VERSION_COLUMNS = ["model_version", "metric_version"]
+MISSING, LOST = "missing in B", "lost in B"
+REGRESSIONS = ("worse", MISSING, LOST)
 
 
 def read_leaderboard(path: str | Path) -> pd.DataFrame:
@@ -22,7 +28,7 @@ def read_leaderboard(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise UsageError(f"{path}: no such leaderboard file")
     try:
-        frame = pd.read_csv(path, dtype={"variant": str, "model": str, "dataset": str, "metric": str})
+        frame = pd.read_csv(path, dtype={c: str for c in ["variant", "model", "dataset", "metric", "status", *VERSION_COLUMNS]})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise UsageError(f"{path}: not a readable CSV leaderboard ({error})") from None
     missing = [c for c in COLUMNS if c not in frame.columns]
@@ -34,6 +40,8 @@ def read_leaderboard(path: str | Path) -> pd.DataFrame:
 def verdict(row: pd.Series, tolerance: float = 0.0) -> str:
     """better / worse / within noise / same for B relative to A, or why there is none."""
     a, b = row["mean_a"], row["mean_b"]
+    if pd.notna(a) and pd.isna(b):
+        return LOST
     if pd.isna(a) or pd.isna(b):
         return "no value"
     delta = b - a
@@ -56,22 +64,37 @@ def _within_noise(row: pd.Series, delta: float) -> bool:
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, tolerance: float = 0.0) -> tuple[pd.DataFrame, list[str]]:
     """The joined table (one row per metric row of either side) and warnings about versions."""
-    keep = ROW + ["mean", "std", "n_seeds", "direction"] + [c for c in VERSION_COLUMNS if c in a and c in b]
+    keep = ROW + ["mean", "std", "n_seeds", "direction", "status"] + [c for c in VERSION_COLUMNS if c in a and c in b]
     joined = a[[c for c in keep if c in a]].merge(b[[c for c in keep if c in b]], on=ROW, how="outer", suffixes=("_a", "_b"), indicator=True)
     joined["direction"] = joined["direction_a"].fillna(joined["direction_b"])
     joined["delta"] = joined["mean_b"] - joined["mean_a"]
     joined["verdict"] = [
-        {"left_only": "only in A", "right_only": "only in B"}.get(side) or verdict(row, tolerance)
+        {"left_only": MISSING, "right_only": "only in B"}.get(side) or verdict(row, tolerance)
         for side, (_, row) in zip(joined["_merge"], joined.iterrows())
     ]
+    joined["reason"] = [_reason(row) for _, row in joined.iterrows()]
     warnings = [
         f"{r.dataset}/{r.model}/{r.variant}/{r.metric}: {column} differs ({r[column + '_a']} vs {r[column + '_b']})"
         for column in VERSION_COLUMNS if f"{column}_a" in joined
         for _, r in joined.iterrows()
         if pd.notna(r[f"{column}_a"]) and pd.notna(r[f"{column}_b"]) and str(r[f"{column}_a"]) != str(r[f"{column}_b"])
     ]
-    columns = ROW + ["direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict"]
+    columns = ROW + ["direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict", "reason"]
     return joined[columns].reset_index(drop=True), warnings
+
+
+def _reason(row: pd.Series) -> str:
+    """Why a row that lost its value is a regression: B's status, or B's lack of the row."""
+    if row["verdict"] == MISSING:
+        return "the row is absent from B"
+    if row["verdict"] == LOST:
+        return f"B has no value: {row['status_b']}"
+    return ""
+
+
+def regressions(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows that fail ``--fail-on-regression``."""
+    return table[table["verdict"].isin(REGRESSIONS)]
 
 
 def render(table: pd.DataFrame) -> str:

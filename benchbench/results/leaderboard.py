@@ -16,7 +16,10 @@ import pandas as pd
 from .store import atomic_write, read_records
 
 COLUMNS = ["dataset", "model", "variant", "metric", "mean", "std", "ci95", "n_seeds", "direction", "rank", "status"]
-EXTRA = ["unit", "exactness", "plugin", "model_version", "metric_version", "protocol"]
+# Provenance: the model spec (``family``) and, for model and metric, the plugin and distribution
+# that provide them, so a row can be traced to the code that produced it.
+EXTRA = ["unit", "exactness", "family", "model_plugin", "model_distribution", "metric_plugin", "metric_distribution",
+         "model_version", "metric_version", "protocol"]
 KEY = ["dataset", "model", "variant"]
 ROW = KEY + ["metric"]
 

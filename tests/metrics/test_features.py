@@ -417,11 +417,12 @@ def test_specs_match_the_functions_and_need_samples():
 def test_a_metric_on_data_it_does_not_fit_is_recorded_not_applicable(digits, cache):
     from benchbench.engine.cell import _evaluate
     from benchbench.engine.suite import MetricEntry
+    from benchbench.plugin.registry import Provided
 
     (spec,) = [s for s in features.benchbench_metrics() if s.name == "fid"]
     points = Dataset("points", np.zeros((20, 2)), np.zeros((5, 2)), np.zeros((10, 2)), "continuous")
     assert unmet(spec.requires, context(points, np.zeros((1, 2)), cache)) == "needs at least 2 samples, the suite draws 1"
-    (record,) = _evaluate(MetricEntry("fid", spec.defaults()), spec, context(points, np.zeros((10, 2)), cache))
+    (record,) = _evaluate(MetricEntry("fid", spec.defaults()), Provided(spec, "features", "benchbench"), context(points, np.zeros((10, 2)), cache))
     assert record["status"] == "n/a" and "need images" in record["error"]
 
 
