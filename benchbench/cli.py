@@ -26,6 +26,15 @@ def _plugin_option(ctx: click.Context, param: click.Parameter, value: tuple[str,
     return value
 
 
+def _seeds(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(part) for part in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated non-negative integers such as 0,1,2, got {value!r}") from None
+
+
 class _Failure(click.ClickException):
     """A benchbench UsageError on its way out: one line on stderr, exit status 2."""
 
@@ -55,15 +64,18 @@ def cli(ctx: click.Context, plugins: tuple[str, ...]) -> None:
 @click.option("--resume", "resume", type=click.Path(path_type=Path), help="Continue the run in RUN_DIR, skipping finished cells.")
 @click.option("--results", "results_root", default="results", show_default=True, type=click.Path(path_type=Path), help="Where run folders go.")
 @click.option("--run-id", help="Name of the run folder (default: a timestamp).")
+@click.option("--seeds", callback=lambda ctx, param, value: _seeds(value), metavar="0,1,2",
+              help="Seeds to run instead of the suite's (recorded in the run folder's run.json).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.pass_context
-def run(ctx: click.Context, suite: Path | None, resume: Path | None, results_root: Path, run_id: str | None, no_progress: bool) -> None:
+def run(ctx: click.Context, suite: Path | None, resume: Path | None, results_root: Path, run_id: str | None,
+        seeds: list[int] | None, no_progress: bool) -> None:
     """Run SUITE (a TOML file) and print its leaderboard. Exit 1 if any cell failed."""
     from .engine.runner import run_suite
 
     if (suite is None) == (resume is None):
         raise UsageError("give either SUITE or --resume RUN_DIR")
-    outcome = run_suite(suite, resume=resume, results_root=results_root, run_id=run_id,
+    outcome = run_suite(suite, resume=resume, results_root=results_root, run_id=run_id, seeds=seeds,
                         registry=_registry(ctx), progress=not no_progress, echo=click.echo)
     if outcome.failures:
         click.echo(f"{len(outcome.failures)} cell(s) did not finish ok", err=True)
@@ -153,8 +165,12 @@ def compare(a: Path, b: Path, fail_on_regression: bool, tolerance: float) -> Non
     click.echo(render(table))
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    counts = table["verdict"].value_counts()
-    click.echo("; ".join(f"{verdict}: {n}" for verdict, n in counts.items()))
+    costs = table["cost"].astype(bool)
+    summary = "; ".join(f"{verdict}: {n}" for verdict, n in table.loc[~costs, "verdict"].value_counts().items())
+    if costs.any():
+        summary += " (costs, never a regression: " + "; ".join(
+            f"{verdict}: {n}" for verdict, n in table.loc[costs, "verdict"].value_counts().items()) + ")"
+    click.echo(summary)
     regressed = regressions(table)
     if fail_on_regression and len(regressed):
         for r in regressed.itertuples():

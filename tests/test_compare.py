@@ -19,7 +19,7 @@ from benchbench.results.compare import compare, read_leaderboard, regressions, r
 from benchbench.results.leaderboard import leaderboard, to_markdown
 
 HEADER = ["dataset", "model", "variant", "metric", "mean", "std", "ci95", "n_seeds", "direction", "rank", "status"]
-COMPARE_COLUMNS = ["dataset", "model", "variant", "metric", "direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict", "reason"]
+COMPARE_COLUMNS = ["dataset", "model", "variant", "metric", "direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict", "reason", "cost"]
 
 
 def metric(model: str, seed: int, value: float | None, *, name: str = "nll", direction: str = "lower", status: str = "ok",
@@ -150,36 +150,96 @@ def board(*rows: dict[str, Any]) -> pd.DataFrame:
     """A hand-made leaderboard; every row one seed unless it says otherwise."""
     defaults = {"dataset": "8gaussians", "variant": "default", "metric": "nll", "std": math.nan, "ci95": math.nan,
                 "n_seeds": 1, "direction": "lower", "rank": 1, "status": "ok"}
-    return pd.DataFrame([{**defaults, **r} for r in rows], columns=HEADER + [c for r in rows for c in r if c not in HEADER])
+    return pd.DataFrame([{**defaults, **r} for r in rows], columns=list(dict.fromkeys(HEADER + [c for r in rows for c in r])))
 
 
 def verdicts(table: pd.DataFrame) -> dict[tuple[str, str], str]:
     return {(r.model, r.metric): r.verdict for r in table.itertuples()}
 
 
+SEEDED = {"n_seeds": 3, "std": 0.05}  # a baseline side with a seed spread
+
+
 def test_verdicts_follow_direction() -> None:
-    a = board({"model": "m1", "mean": 1.0}, {"model": "m2", "mean": 1.0},
-              {"model": "m1", "metric": "acc", "mean": 0.5, "direction": "higher"},
-              {"model": "m2", "metric": "acc", "mean": 0.5, "direction": "higher"},
-              {"model": "m3", "mean": 1.0})
-    b = board({"model": "m1", "mean": 0.8}, {"model": "m2", "mean": 1.2},
-              {"model": "m1", "metric": "acc", "mean": 0.7, "direction": "higher"},
-              {"model": "m2", "metric": "acc", "mean": 0.3, "direction": "higher"},
+    a = board({"model": "m1", "mean": 1.0, **SEEDED}, {"model": "m2", "mean": 1.0, **SEEDED},
+              {"model": "m1", "metric": "acc", "mean": 0.5, "direction": "higher", **SEEDED},
+              {"model": "m2", "metric": "acc", "mean": 0.5, "direction": "higher", **SEEDED},
+              {"model": "m3", "mean": 1.0, **SEEDED})
+    b = board({"model": "m1", "mean": 0.6}, {"model": "m2", "mean": 1.4},
+              {"model": "m1", "metric": "acc", "mean": 0.9, "direction": "higher"},
+              {"model": "m2", "metric": "acc", "mean": 0.1, "direction": "higher"},
               {"model": "m3", "mean": 1.0})
     table, warnings = compare(a, b)
     assert list(table.columns) == COMPARE_COLUMNS
     assert verdicts(table) == {("m1", "nll"): "better", ("m2", "nll"): "worse", ("m1", "acc"): "better",
                                ("m2", "acc"): "worse", ("m3", "nll"): "same"}
     m1 = table[(table["model"] == "m1") & (table["metric"] == "nll")].iloc[0]
-    assert m1["delta"] == pytest.approx(-0.2)
+    assert m1["delta"] == pytest.approx(-0.4)
+    assert "B's one seed against A's 95% prediction interval over 3 seeds" in m1["reason"]
     assert warnings == []
     assert "better" in render(table)
 
 
-def test_tolerance_applies_without_seed_spread() -> None:
+def test_one_seed_each_without_an_evaluation_error_cannot_be_judged() -> None:
     a, b = board({"model": "m", "mean": 1.00}), board({"model": "m", "mean": 1.04})
-    assert verdicts(compare(a, b)[0]) == {("m", "nll"): "worse"}
+    table = compare(a, b)[0]
+    assert verdicts(table) == {("m", "nll"): "no spread: cannot judge"}
+    assert "run more seeds" in table["reason"].iloc[0]
+    assert regressions(table).empty
     assert verdicts(compare(a, b, tolerance=0.05)[0]) == {("m", "nll"): "within noise"}
+
+
+@pytest.mark.parametrize(("b_mean", "expected"), [(1.02, "within noise"), (1.05, "worse"), (0.95, "better")])
+def test_one_seed_each_uses_the_metrics_own_standard_error(b_mean, expected) -> None:
+    a = board({"model": "m", "mean": 1.0, "protocol": "sem=0.01; split=test"})
+    b = board({"model": "m", "mean": b_mean, "protocol": "sem=0.01; split=test"})
+    table = compare(a, b)[0]
+    bound = stats.norm.ppf(0.975) * math.hypot(0.01, 0.01)
+    assert (abs(b_mean - 1.0) <= bound) == (expected == "within noise")
+    assert verdicts(table) == {("m", "nll"): expected}
+    assert "the metric's own standard errors" in table["reason"].iloc[0]
+
+
+@pytest.mark.parametrize("seeded_side", ["a", "b"])
+def test_several_seeds_on_one_side_judge_the_other_by_its_prediction_interval(seeded_side) -> None:
+    spread = statistics.stdev(SPREAD)
+    half = stats.t.ppf(0.975, len(SPREAD) - 1) * spread * math.sqrt(1 + 1 / len(SPREAD))  # scipy, independently
+    many = {"model": "m", "mean": 1.0, "n_seeds": len(SPREAD), "std": spread}
+    for offset, expected in [(0.98 * half, "within noise"), (1.02 * half, "worse")]:
+        one = {"model": "m", "mean": 1.0 + offset if seeded_side == "a" else 1.0 - offset}
+        a, b = (board(many), board(one)) if seeded_side == "a" else (board(one), board(many))
+        assert verdicts(compare(a, b)[0]) == {("m", "nll"): expected}, (offset, half)
+
+
+def test_floating_point_noise_is_the_same() -> None:
+    a = board({"model": "m", "mean": 1.9203}, {"model": "m", "metric": "mmd2", "mean": 1.2e-3})
+    b = board({"model": "m", "mean": 1.9203 + 5e-8}, {"model": "m", "metric": "mmd2", "mean": 1.2e-3 + 3e-10})
+    table = compare(a, b)[0]
+    assert verdicts(table) == {("m", "nll"): "same", ("m", "mmd2"): "same"}
+    assert all("floating-point noise" in r for r in table["reason"])
+
+
+def test_rows_whose_protocols_differ_in_what_defines_them_are_not_compared() -> None:
+    pinned = "extractor=classifier[pinned:7eccffe9f4da5c2f]; n_generated=2000; sem=0.1"
+    a = board({"model": "m", "metric": "fid_classifier", "mean": 2.1, "protocol": pinned, **SEEDED},
+              {"model": "m", "mean": 1.0, "protocol": "k=100; sem=0.1", **SEEDED})
+    b = board({"model": "m", "metric": "fid_classifier", "mean": 2.0,
+               "protocol": pinned.replace("pinned:7eccffe9f4da5c2f", "local:0123456789abcdef")},
+              {"model": "m", "mean": 1.0, "protocol": "k=10; sem=0.1"})
+    table = compare(a, b)[0]
+    assert verdicts(table) == {("m", "fid_classifier"): "not comparable", ("m", "nll"): "not comparable"}
+    reasons = dict(zip(table["metric"], table["reason"]))
+    assert reasons["fid_classifier"] == "protocol differs in extractor: classifier[pinned:7eccffe9f4da5c2f] vs classifier[local:0123456789abcdef]"
+    assert reasons["nll"] == "protocol differs in k: 100 vs 10"
+    assert len(regressions(table)) == 2
+
+
+def test_costs_get_verdicts_but_are_never_regressions() -> None:
+    a = board({"model": "m", "metric": "fit_seconds", "mean": 10.0, "exactness": "measured", **SEEDED})
+    b = board({"model": "m", "metric": "fit_seconds", "mean": 30.0, "exactness": "measured"})
+    table = compare(a, b)[0]
+    assert verdicts(table) == {("m", "fit_seconds"): "worse"}
+    assert regressions(table).empty
 
 
 def test_rows_only_on_one_side_and_missing_values() -> None:
@@ -260,7 +320,7 @@ def write(frame: pd.DataFrame, path) -> str:
 
 @pytest.fixture
 def boards(tmp_path) -> dict[str, str]:
-    a = board({"model": "vae", "mean": 1.0, "model_version": "1"}, {"model": "flow", "mean": 2.0, "model_version": "1"})
+    a = board({"model": "vae", "mean": 1.0, "model_version": "1", **SEEDED}, {"model": "flow", "mean": 2.0, "model_version": "1", **SEEDED})
     regressed = board({"model": "vae", "mean": 1.5, "model_version": "1"}, {"model": "flow", "mean": 1.0, "model_version": "1"})
     improved = board({"model": "vae", "mean": 0.5, "model_version": "2"}, {"model": "flow", "mean": 2.0, "model_version": "1"})
     return {"a": write(a, tmp_path / "a.csv"), "regressed": write(regressed, tmp_path / "regressed.csv"),

@@ -32,6 +32,14 @@ def test_every_host_folder_is_listed_in_the_package_list():
     assert host <= set(PYPROJECT["tool"]["setuptools"]["packages"])
 
 
+def test_the_pinned_classifier_weights_ship_in_the_wheel():
+    declared = PYPROJECT["tool"]["setuptools"]["package-data"]["benchbench_plugins.metrics.features"]
+    folder = ROOT / "plugins" / "metrics" / "features" / "pinned"
+    shipped = {p.name for pattern in declared for p in (ROOT / "plugins" / "metrics" / "features").glob(pattern)}
+    assert shipped == {p.name for p in folder.iterdir()}, "declare every file of pinned/ in [tool.setuptools.package-data]"
+    assert "manifest.json" in shipped
+
+
 def test_every_plugin_module_has_an_entry_point_and_every_entry_point_a_module():
     entry_points = PYPROJECT["project"]["entry-points"]["benchbench"]
     providers = set()

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from benchbench import cli as cli_module
 from benchbench.engine.runner import run_suite
-from benchbench.errors import CapabilityError, PluginError, ResultsError
+from benchbench.errors import CapabilityError, PluginError, ResultsError, UsageError
 from benchbench.results.leaderboard import COLUMNS
 from benchbench.results.store import read_records
 from fakes import runnable_registry, write_runnable_suite
@@ -334,3 +334,71 @@ def test_validate_of_a_good_suite_says_what_it_checked(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "ok (2 cells: 1 datasets x 1 models x 2 seeds; 3 metrics; every dataset loaded, every model built" in result.output
     assert not (tmp_path / "results").exists()
+
+
+# -------------------------------------------------------------------------------------------------
+# Seeds from the command line, deterministic algorithms, what decides floating point
+# -------------------------------------------------------------------------------------------------
+
+
+def test_seeds_override_the_suite_and_are_kept_on_resume(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    suite = write_runnable_suite(tmp_path / "fake.toml")
+    result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res"), "--run-id", "r",
+                                                 "--seeds", "3,4,5", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "res" / "fake" / "r"
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert (meta["seeds"], meta["seeds_from"]) == ([3, 4, 5], "--seeds")
+    records, _ = read_records(run_dir)
+    assert sorted({r["seed"] for r in records}) == [3, 4, 5]
+    # A resumed run keeps its seeds (it finds all three cells finished) and refuses new ones.
+    before = (run_dir / "cells.jsonl").read_bytes()
+    again = run_suite(resume=run_dir, registry=runnable_registry(), progress=False, echo=lambda s: None)
+    assert (run_dir / "cells.jsonl").read_bytes() == before
+    assert set(again.leaderboard.query("status == 'ok'")["n_seeds"]) == {3}
+    with pytest.raises(UsageError, match="--seeds applies to a new run"):
+        run_suite(resume=run_dir, seeds=[0], registry=runnable_registry(), progress=False, echo=lambda s: None)
+
+
+@pytest.mark.parametrize("seeds", ["0,0", "-1", "a,b"])
+def test_bad_seeds_exit_2(tmp_path, monkeypatch, seeds):
+    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    suite = write_runnable_suite(tmp_path / "fake.toml")
+    result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res"), "--seeds", seeds])
+    assert result.exit_code == 2, result.output
+    assert "--seeds" in result.output
+    assert not (tmp_path / "res").exists()
+
+
+def test_deterministic_suites_use_torchs_deterministic_algorithms_and_say_so(tmp_path):
+    import torch
+
+    outcome = run(tmp_path, extra="")
+    assert "deterministic" not in next(m for m in cells_of(outcome)[1] if m["metric"] == "mean_nll")["protocol"]
+    suite = write_runnable_suite(tmp_path / "det.toml")
+    suite.write_text(suite.read_text().replace('name = "fake"', 'name = "fake"\ndeterministic = true'))
+    seen = []
+    monkey = pytest.MonkeyPatch()
+    original = torch.Tensor.sum
+    monkey.setattr(torch.Tensor, "sum", lambda self, *a, **k: (seen.append(torch.are_deterministic_algorithms_enabled()), original(self, *a, **k))[1])
+    try:
+        det = run_suite(suite, results_root=tmp_path / "det", run_id="r", registry=runnable_registry(), progress=False, echo=lambda s: None)
+    finally:
+        monkey.undo()
+    assert seen and all(seen)
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after the run
+    nll = next(m for m in cells_of(det)[1] if m["metric"] == "mean_nll")
+    assert nll["protocol"]["deterministic"] is True
+    environment = json.loads((det.run_dir / "environment.json").read_text())
+    assert environment["deterministic_algorithms"] is True
+
+
+def test_environment_records_what_decides_floating_point(tmp_path):
+    import torch
+
+    environment = json.loads((run(tmp_path).run_dir / "environment.json").read_text())
+    assert environment["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert environment["torch_threads"] == torch.get_num_threads()
+    assert environment["deterministic_algorithms"] is False
+    assert environment["cpu_model"]

@@ -58,6 +58,7 @@ class CellJob:
     run_dir: Path
     cache_dir: Path
     progress: bool = True
+    deterministic: bool = False  # torch's deterministic algorithms were on; part of every value's protocol
 
     @property
     def dataset_key(self) -> str:
@@ -273,6 +274,8 @@ def _synchronize(device: str) -> None:
 def _stamp(job: CellJob, record: dict[str, Any]) -> dict[str, Any]:
     """Add what defines the record: suite, run, cell, configuration, seed, versions, device."""
     cell = job.cell
+    if job.deterministic and record.get("kind") == "metric" and record.get("value") is not None:
+        record = {**record, "protocol": {**(record.get("protocol") or {}), "deterministic": True}}
     return {
         "suite": cell.suite, "run_id": job.run_id, "cell_id": cell.cell_id, "dataset": cell.dataset.name,
         "model": cell.model.name, "family": cell.model.family, "variant": cell.model.variant,

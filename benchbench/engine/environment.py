@@ -1,13 +1,17 @@
-"""What the numbers were measured with: versions, device and git revision."""
+"""What the numbers were measured with: versions, device, git revision, and what decides floating
+point (the CPU and the instruction set torch dispatches to, threads, deterministic algorithms)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +27,47 @@ def resolve_device(device: str) -> str:
 
         raise UsageError(f"suite asks for device {device!r} but CUDA is not available here; use device = \"auto\" or \"cpu\"")
     return device
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool, device: str) -> Iterator[None]:
+    """torch's deterministic algorithms while the block runs, when ``enabled`` (a suite's
+    ``deterministic = true``); restored afterwards. On CUDA cuBLAS needs a fixed workspace too."""
+    if not enabled:
+        yield
+        return
+    previous = torch.are_deterministic_algorithms_enabled()
+    if device.startswith("cuda"):
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def floating_point() -> dict[str, Any]:
+    """What decides the floating-point results of the same code on the same seeds."""
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+    }
 
 
 def seed_everything(seed: int) -> None:
@@ -54,7 +99,7 @@ def describe(device: str, distributions: list[str]) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        **floating_point(),
         "device": device,
         "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else platform.processor() or "cpu",
         "git_revision": git_revision(),

@@ -6,10 +6,11 @@ cannot model a dataset) is raised as a :class:`UsageError` before anything is wr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,9 @@ from ..plugin.manager import make_plugin_manager
 from ..results.leaderboard import to_markdown, write_leaderboard
 from ..results.store import RunStore
 from .cell import CellJob, build_model, load_dataset
-from .environment import describe, resolve_device
+from .environment import describe, deterministic_algorithms, resolve_device
 from .executors import LocalExecutor
-from .suite import Suite, load_suite, parse_suite, read_toml
+from .suite import Suite, checked_seeds, load_suite, parse_suite, read_toml
 
 DEFAULT_CACHE = Path(os.environ.get("BENCHBENCH_CACHE") or Path.home() / ".cache" / "benchbench")
 
@@ -56,7 +57,16 @@ def resumed_suite(run_dir: Path, registry: Registry) -> Suite:
     meta = json.loads((run_dir / "run.json").read_text())
     raw = read_toml(run_dir / "suite.toml")
     raw.setdefault("suite", {}).setdefault("name", meta["suite"])
-    return parse_suite(raw, str(run_dir / "suite.toml"), registry)
+    suite = parse_suite(raw, str(run_dir / "suite.toml"), registry)
+    return dataclasses.replace(suite, seeds=tuple(meta["seeds"])) if "seeds" in meta else suite
+
+
+def with_seeds(suite: Suite, seeds: Sequence[int] | None) -> Suite:
+    """The suite with ``--seeds`` in place of its own seeds, when given."""
+    if seeds is None:
+        return suite
+    checked = checked_seeds(list(seeds), lambda expected, found: UsageError(f"--seeds: expected {expected}, found {found!r}"))
+    return dataclasses.replace(suite, seeds=tuple(checked))
 
 
 def preflight(suite: Suite, registry: Registry) -> dict[str, Dataset]:
@@ -96,22 +106,27 @@ def run_suite(
     resume: str | Path | None = None,
     results_root: str | Path = "results",
     run_id: str | None = None,
+    seeds: Sequence[int] | None = None,
     registry: Registry | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
     cache_dir: Path = DEFAULT_CACHE,
 ) -> RunOutcome:
-    """Run a suite (or resume a run folder) and return its leaderboard and failures."""
+    """Run a suite (or resume a run folder) and return its leaderboard and failures. ``seeds``
+    replaces the suite's seeds for a new run and is recorded in its ``run.json``; a resumed run
+    keeps the seeds it was started with."""
     registry = registry or build_registry(make_plugin_manager())
     for plugin, problem in registry.problems.items():
         echo(f"warning: plugin {plugin!r} not loaded: {problem.splitlines()[0]} (see `bench list`)")
     for clash in registry.clash_notes():
         echo(f"warning: {clash}")
     if resume is not None:
+        if seeds is not None:
+            raise UsageError("--seeds applies to a new run; a resumed run keeps the seeds it was started with")
         run_dir = Path(resume)
         suite = resumed_suite(run_dir, registry)
     elif suite_path is not None:
-        suite = load_suite(suite_path, registry)
+        suite = with_seeds(load_suite(suite_path, registry), seeds)
         run_dir = new_run_dir(Path(results_root), suite, run_id)
     else:
         raise UsageError("give a suite file or --resume RUN_DIR")
@@ -124,7 +139,8 @@ def run_suite(
     try:
         if resume is None:
             _write_run_files(store, suite, device, registry)
-        failures = _run_cells(store, suite, registry, datasets, device, finished, progress, echo, Path(cache_dir))
+        with deterministic_algorithms(suite.deterministic, device):
+            failures = _run_cells(store, suite, registry, datasets, device, finished, progress, echo, Path(cache_dir))
         clock.append(time.perf_counter())
         board = write_leaderboard(run_dir)
         clock.append(time.perf_counter())
@@ -139,9 +155,18 @@ def run_suite(
 
 def _write_run_files(store: RunStore, suite: Suite, device: str, registry: Registry) -> None:
     store.write_text("suite.toml", Path(suite.path).read_text(encoding="utf-8"))
-    store.write_text("run.json", json.dumps({"suite": suite.name, "run_id": store.run_dir.name, "source": str(suite.path)}, indent=2))
+    seeds_from = "the suite" if list(suite.seeds) == suite_seeds(suite) else "--seeds"
+    store.write_text("run.json", json.dumps({"suite": suite.name, "run_id": store.run_dir.name, "source": str(suite.path),
+                                             "seeds": list(suite.seeds), "seeds_from": seeds_from}, indent=2))
     dists = sorted({dist for dist, _ in registry.manager.distributions.values() if dist})
-    store.write_text("environment.json", json.dumps(describe(device, dists), indent=2, default=str))
+    with deterministic_algorithms(suite.deterministic, device):
+        environment = describe(device, dists)
+    store.write_text("environment.json", json.dumps(environment, indent=2, default=str))
+
+
+def suite_seeds(suite: Suite) -> list[int]:
+    """The seeds the suite file itself names."""
+    return list(suite.raw.get("suite", {}).get("seeds", [0]))
 
 
 def _run_cells(store: RunStore, suite: Suite, registry: Registry, datasets: dict[str, Dataset], device: str,
@@ -168,6 +193,7 @@ def _job(store: RunStore, suite: Suite, registry: Registry, cell: Any, device: s
         dataset_spec=registry.dataset(cell.dataset.name),
         metrics=[(entry, registry.provider("metric", entry.name)) for entry in suite.metrics],
         device=device, samples=suite.samples, time_limit=suite.time_limit, checkpoint_every=suite.checkpoint_every,
+        deterministic=suite.deterministic,
         run_dir=store.run_dir, cache_dir=cache_dir, progress=progress,
     )
 

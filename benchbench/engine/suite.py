@@ -12,6 +12,7 @@ what was found, with close-match suggestions for names.
     time_limit = 300          # seconds per cell
     samples = 1000            # drawn once per cell, shared by every metric
     checkpoint_every = 200    # training steps between checkpoints
+    deterministic = false     # true: torch's deterministic algorithms (recorded in every protocol)
 
     [[datasets]]
     name = "8gaussians"
@@ -43,7 +44,7 @@ from typing import Any
 
 from ..errors import SuiteError, suggest
 
-SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every"}
+SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every", "deterministic"}
 DATASET_KEYS = {"name", "params"}
 MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "datasets"}
 METRIC_KEYS = {"name", "params"}
@@ -118,6 +119,7 @@ class Suite:
     time_limit: float
     samples: int
     checkpoint_every: int
+    deterministic: bool
     datasets: tuple[DatasetEntry, ...]
     models: tuple[ModelEntry, ...]
     metrics: tuple[MetricEntry, ...]
@@ -199,11 +201,7 @@ def parse_suite(raw: dict[str, Any], file: str, registry: Any) -> Suite:
     r = _Reader(file)
     r.table(raw, "", TOP_KEYS)
     head = r.table(raw.get("suite", {}), "suite", SUITE_KEYS)
-    seeds = r.get(head, "seeds", "suite", list, [0])
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise r.fail("suite.seeds", "a non-empty array of non-negative integers", seeds)
-    if len(set(seeds)) != len(seeds):
-        raise r.fail("suite.seeds", "distinct seeds", seeds)
+    seeds = checked_seeds(r.get(head, "seeds", "suite", list, [0]), lambda e, f: r.fail("suite.seeds", e, f))
     device = r.get(head, "device", "suite", str, "auto")
     if not DEVICE_PATTERN.match(device):
         raise r.fail("suite.device", "auto, cpu, mps, cuda or cuda:N", device)
@@ -218,11 +216,21 @@ def parse_suite(raw: dict[str, Any], file: str, registry: Any) -> Suite:
         time_limit=float(r.get(head, "time_limit", "suite", (int, float), 3600, positive=True)),
         samples=r.get(head, "samples", "suite", int, 1000, positive=True),
         checkpoint_every=r.get(head, "checkpoint_every", "suite", int, 500, positive=True),
+        deterministic=r.get(head, "deterministic", "suite", bool, False),
         datasets=datasets,
         models=_models(r, raw.get("models"), registry, {d.name for d in datasets}),
         metrics=_metrics(r, raw.get("metrics", []), registry),
         raw=raw,
     )
+
+
+def checked_seeds(seeds: Any, fail: Any) -> list[int]:
+    """Seeds as a suite or ``--seeds`` gives them; ``fail(expected, found)`` builds the error."""
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise fail("a non-empty array of non-negative integers", seeds)
+    if len(set(seeds)) != len(seeds):
+        raise fail("distinct seeds", seeds)
+    return seeds
 
 
 def _safe_name(r: _Reader, name: str, key: str) -> str:

@@ -1,7 +1,10 @@
-"""Compare two leaderboards row by row, with direction-aware verdicts.
+"""Compare two leaderboards row by row, with direction-aware verdicts that know what they cannot judge.
 
-With several seeds on both sides, a difference counts only if it is larger than the seeds' spread
-allows (Welch's t-test at 95%); otherwise any difference beyond ``tolerance`` (relative) counts.
+Two numbers are compared only when their protocols agree on what defines them
+(:data:`DEFINING_KEYS`: the feature extractor's weights, sample and reference counts, the split,
+K of a bound, the dequantisation, ...); otherwise the row is ``not comparable`` and says which
+field differs. Comparable numbers get the verdict of :mod:`.verdicts`, which picks the spread that
+applies to the seeds each side has, and says ``no spread: cannot judge`` when there is none.
 
 A row of A (the baseline) that B lacks, or that has a value in A and none in B (failed, n/a), is a
 regression like a worse value: a candidate must not pass by losing results. Versions are compared
@@ -10,17 +13,26 @@ as the strings the specs declare ("1.10" is not "1.1").
 
 from __future__ import annotations
 
-import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import UsageError
-from .leaderboard import COLUMNS, ROW, t_quantile
+from .leaderboard import COLUMNS, ROW
+from .verdicts import judge
 
 VERSION_COLUMNS = ["model_version", "metric_version"]
-MISSING, LOST = "missing in B", "lost in B"
-REGRESSIONS = ("worse", MISSING, LOST)
+OPTIONAL = ["exactness", "protocol"]
+MISSING, LOST, NOT_COMPARABLE = "missing in B", "lost in B", "not comparable"
+REGRESSIONS = ("worse", MISSING, LOST, NOT_COMPARABLE)
+# Protocol fields that define a number: two values that differ in one of them measure different
+# things, so no better / worse is given between them.
+DEFINING_KEYS = (
+    "extractor", "classifier_weights_sha256", "weights_sha256", "feature_layer", "image_conversion",
+    "n_generated", "n_reference", "reference_split", "reference_sha256", "subsets", "subset_size", "splits",
+    "split", "k", "dequantization", "levels", "n", "n_data", "n_samples", "deterministic",
+)
 
 
 def read_leaderboard(path: str | Path) -> pd.DataFrame:
@@ -37,64 +49,57 @@ def read_leaderboard(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def verdict(row: pd.Series, tolerance: float = 0.0) -> str:
-    """better / worse / within noise / same for B relative to A, or why there is none."""
+def verdict(row: pd.Series, tolerance: float = 0.0) -> tuple[str, str]:
+    """``(verdict, reason)`` for B relative to A on one joined row; see :mod:`.verdicts`."""
     a, b = row["mean_a"], row["mean_b"]
     if pd.notna(a) and pd.isna(b):
-        return LOST
+        return LOST, f"B has no value: {row['status_b']}"
     if pd.isna(a) or pd.isna(b):
-        return "no value"
-    delta = b - a
-    if _within_noise(row, delta) or abs(delta) <= tolerance * max(abs(a), abs(b)):
-        return "within noise" if delta else "same"
-    improved = delta < 0 if row["direction"] == "lower" else delta > 0
-    return "better" if improved else "worse"
+        return "no value", ""
+    protocol_a, protocol_b = parse_protocol(row.get("protocol_a")), parse_protocol(row.get("protocol_b"))
+    differs = [k for k in DEFINING_KEYS if protocol_a.get(k) != protocol_b.get(k)]
+    if differs:
+        return NOT_COMPARABLE, "protocol differs in " + "; ".join(f"{k}: {protocol_a.get(k)} vs {protocol_b.get(k)}" for k in differs)
+    spread = {"n_a": row["n_seeds_a"], "n_b": row["n_seeds_b"], "std_a": row["std_a"], "std_b": row["std_b"],
+              "sem_a": protocol_a.get("sem"), "sem_b": protocol_b.get("sem")}
+    return judge(float(a), float(b), spread, row["direction"], tolerance)
 
 
-def _within_noise(row: pd.Series, delta: float) -> bool:
-    na, nb, sa, sb = row["n_seeds_a"], row["n_seeds_b"], row["std_a"], row["std_b"]
-    if pd.isna(sa) or pd.isna(sb) or na < 2 or nb < 2:
-        return False
-    va, vb = sa**2 / na, sb**2 / nb
-    if va + vb == 0:
-        return delta == 0
-    dof = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    return abs(delta) <= t_quantile(0.975, dof) * math.sqrt(va + vb)
+def parse_protocol(text: object) -> dict[str, str]:
+    """The leaderboard's ``k=v; k=v`` protocol text back into a dict of strings."""
+    if not isinstance(text, str) or not text:
+        return {}
+    return dict(item.partition("=")[::2] for item in re.split(r"; (?=[A-Za-z_]\w*=)", text))
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, tolerance: float = 0.0) -> tuple[pd.DataFrame, list[str]]:
     """The joined table (one row per metric row of either side) and warnings about versions."""
-    keep = ROW + ["mean", "std", "n_seeds", "direction", "status"] + [c for c in VERSION_COLUMNS if c in a and c in b]
-    joined = a[[c for c in keep if c in a]].merge(b[[c for c in keep if c in b]], on=ROW, how="outer", suffixes=("_a", "_b"), indicator=True)
+    a, b = (frame.assign(**{c: frame[c] if c in frame else None for c in OPTIONAL}) for frame in (a, b))  # older boards lack some
+    keep = ROW + ["mean", "std", "n_seeds", "direction", "status", *OPTIONAL] + [c for c in VERSION_COLUMNS if c in a and c in b]
+    joined = a[keep].merge(b[keep], on=ROW, how="outer", suffixes=("_a", "_b"), indicator=True)
     joined["direction"] = joined["direction_a"].fillna(joined["direction_b"])
     joined["delta"] = joined["mean_b"] - joined["mean_a"]
-    joined["verdict"] = [
-        {"left_only": MISSING, "right_only": "only in B"}.get(side) or verdict(row, tolerance)
+    outcomes = [
+        {"left_only": (MISSING, "the row is absent from B"), "right_only": ("only in B", "")}.get(side) or verdict(row, tolerance)
         for side, (_, row) in zip(joined["_merge"], joined.iterrows())
     ]
-    joined["reason"] = [_reason(row) for _, row in joined.iterrows()]
+    joined["verdict"] = [v for v, _ in outcomes]
+    joined["reason"] = [r for _, r in outcomes]
+    joined["cost"] = joined["exactness_a"].fillna(joined["exactness_b"]).eq("measured")
     warnings = [
         f"{r.dataset}/{r.model}/{r.variant}/{r.metric}: {column} differs ({r[column + '_a']} vs {r[column + '_b']})"
         for column in VERSION_COLUMNS if f"{column}_a" in joined
         for _, r in joined.iterrows()
         if pd.notna(r[f"{column}_a"]) and pd.notna(r[f"{column}_b"]) and str(r[f"{column}_a"]) != str(r[f"{column}_b"])
     ]
-    columns = ROW + ["direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict", "reason"]
+    columns = ROW + ["direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict", "reason", "cost"]
     return joined[columns].reset_index(drop=True), warnings
 
 
-def _reason(row: pd.Series) -> str:
-    """Why a row that lost its value is a regression: B's status, or B's lack of the row."""
-    if row["verdict"] == MISSING:
-        return "the row is absent from B"
-    if row["verdict"] == LOST:
-        return f"B has no value: {row['status_b']}"
-    return ""
-
-
 def regressions(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows that fail ``--fail-on-regression``."""
-    return table[table["verdict"].isin(REGRESSIONS)]
+    """The rows that fail ``--fail-on-regression``. Costs (time, memory: exactness ``measured``) get
+    verdicts like any row but never fail a comparison: they measure the machine as much as the code."""
+    return table[table["verdict"].isin(REGRESSIONS) & ~table["cost"].astype(bool)]
 
 
 def render(table: pd.DataFrame) -> str:

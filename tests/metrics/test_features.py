@@ -8,8 +8,10 @@ temporary cache; the Inception parts are in ``test_features_inception.py``.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +30,7 @@ from torch_fidelity.metric_fid import fid_statistics_to_metric
 import benchbench
 from benchbench import Dataset, EvalContext, NotApplicable
 from benchbench.engine.cell import unmet
-from benchbench_plugins.datasets.digits import make_digits
+from benchbench_plugins.datasets.digits import make_digits, make_digits_binary
 from benchbench_plugins.metrics import features
 from benchbench_plugins.metrics.features import classifier, compute, extract
 from benchbench_plugins.metrics.features.frechet import frechet_distance
@@ -280,7 +282,7 @@ def test_every_value_names_its_extractor_and_carries_the_protocol(digits, cache)
         "fid_classifier", "kid_classifier", "kid_std_classifier", "is_classifier", "is_std_classifier",
         "precision_classifier", "recall_classifier", "mmd2_classifier", "mmd_pvalue_classifier", "class_kl_classifier"}
     for v in values:
-        assert v.protocol["extractor"] == "classifier" and v.protocol["n_generated"] == 300
+        assert v.protocol["extractor"].startswith("classifier[local:") and v.protocol["n_generated"] == 300
         assert v.protocol["n_reference"] == len(digits.test) and v.protocol["reference_split"] == "test"
         assert v.protocol["image_conversion"].startswith("clamp to [0, 1], ×255, round")
         assert 0.85 < v.protocol["classifier_test_accuracy"] <= 1
@@ -320,13 +322,14 @@ def test_the_domain_classifier_is_trained_once_and_keyed_by_what_defines_it(digi
     trained = classifier.trained_classifier(digits, cache, plan, "cpu")
     monkeypatch.setattr(classifier, "train", lambda *a, **k: pytest.fail("retrained a cached classifier"))
     assert classifier.trained_classifier(digits, cache, plan, "cpu") == trained
-    keys = {classifier.classifier_key(digits, p, "cpu") for p in
+    keys = {classifier.data_key(digits, p) for p in
             (plan, classifier.TrainingPlan(epochs=EPOCHS + 1), classifier.TrainingPlan(epochs=EPOCHS, seed=1))}
-    keys.add(classifier.classifier_key(make_digits(split_seed=1, val_fraction=0.1, test_fraction=0.2), plan, "cpu"))
+    keys.add(classifier.data_key(make_digits(split_seed=1, val_fraction=0.1, test_fraction=0.2), plan))
     relabelled = Dataset(digits.name, digits.train, digits.val, digits.test, digits.kind, levels=digits.levels,
                          train_labels=(digits.train_labels + 1) % 10, test_labels=digits.test_labels, num_classes=10)
-    keys.add(classifier.classifier_key(relabelled, plan, "cpu"))
-    assert len(keys) == 5 and trained.key in keys
+    keys.add(classifier.data_key(relabelled, plan))
+    assert len(keys) == 5 and trained.data_key in keys
+    assert trained.source == "local" and trained.protocol()["extractor"] == f"classifier[local:{trained.weights_sha256[:16]}]"
     assert 0.85 < trained.test_accuracy <= 1
 
 
@@ -431,3 +434,59 @@ def test_specs_import_without_torch():
             "m.benchbench_metrics(); print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# ---- pinned classifiers: fixed artifacts, never retrained -----------------------------------------
+
+
+def test_the_pinned_digits_classifier_is_loaded_and_never_trained(digits, tmp_path, monkeypatch):
+    monkeypatch.setattr(classifier, "train", lambda *a, **k: pytest.fail("trained a dataset that has pinned weights"))
+    trained = classifier.trained_classifier(digits, tmp_path, classifier.TrainingPlan(), "cpu")
+    entry = classifier.pinned_manifest()[trained.data_key]
+    assert (trained.source, trained.path) == ("pinned", classifier.PINNED_DIR / "digits.pt")
+    assert trained.weights_sha256 == entry["sha256"] == hashlib.sha256(trained.path.read_bytes()).hexdigest()
+    assert trained.protocol()["extractor"] == f"classifier[pinned:{entry['sha256'][:16]}]"
+    assert not (tmp_path / "classifiers").exists()
+    # The weights are what the manifest says: they classify the test split with the recorded accuracy.
+    checkpoint = classifier.load_checkpoint(trained.path)
+    net = classifier.DomainCNN(checkpoint["channels"], checkpoint["num_classes"])
+    net.load_state_dict(checkpoint["state_dict"])
+    splits = classifier.labelled_splits(digits)
+    assert classifier.accuracy(net.eval(), splits[2], splits[3]) == pytest.approx(entry["test_accuracy"], abs=1 / len(splits[3]))
+
+
+def test_every_built_in_labelled_dataset_at_hand_has_pinned_weights():
+    from benchbench.testing import plugin_registry
+
+    defaults = {"split_seed": 0, "val_fraction": 0.1, "test_fraction": 0.2}
+    for data in (make_digits(**defaults), make_digits_binary(**defaults)):
+        assert classifier.data_key(data, classifier.TrainingPlan()) in classifier.pinned_manifest(), data.name
+    spec = plugin_registry(installed=True).dataset("mnist")
+    try:
+        mnist = spec.resolve()(**spec.defaults())
+    except benchbench.UsageError:
+        return  # no local MNIST here: nothing to pin it against
+    assert classifier.data_key(mnist, classifier.TrainingPlan()) in classifier.pinned_manifest()
+
+
+def test_damaged_pinned_weights_are_a_clear_error_naming_file_and_hash(digits, tmp_path, monkeypatch):
+    folder = tmp_path / "pinned"
+    shutil.copytree(classifier.PINNED_DIR, folder)
+    damaged = bytearray((folder / "digits.pt").read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    (folder / "digits.pt").write_bytes(bytes(damaged))
+    monkeypatch.setattr(classifier, "PINNED_DIR", folder)
+    monkeypatch.setattr(classifier, "PINNED_MANIFEST", folder / "manifest.json")
+    expected = next(e["sha256"] for e in classifier.pinned_manifest().values() if e["dataset"] == "digits")
+    with pytest.raises(ValueError) as caught:
+        classifier.trained_classifier(digits, tmp_path, classifier.TrainingPlan(), "cpu")
+    message = str(caught.value)
+    assert f"pinned domain classifier {folder / 'digits.pt'} has SHA-256 " in message
+    assert f"expected {expected}" in message and "never retrained" in message
+
+
+def test_data_without_pinned_weights_gets_a_local_classifier_labelled_as_such(tmp_path):
+    other = make_digits(split_seed=7, val_fraction=0.1, test_fraction=0.2)  # another split: other data
+    trained = classifier.trained_classifier(other, tmp_path, classifier.TrainingPlan(epochs=1), "cpu")
+    assert trained.source == "local"
+    assert trained.protocol()["extractor"] == f"classifier[local:{trained.weights_sha256[:16]}]"

@@ -17,9 +17,18 @@ accuracy, and the metric's name says ``classifier``.
 * Training: Adam, cross-entropy, on the train split converted to uint8 exactly as every image it
   will ever see (:func:`images.to_uint8`), on the cell's device, seeded; test accuracy on the test
   split.
-* Cache: ``<cache>/classifiers/<key>.pt``, the key a SHA-256 of everything that defines the
-  weights: the dataset's name, the content hashes of its train and test images and labels, the
-  architecture, the training settings and seed, the device type, torch's version.
+* Pinned weights: a classifier is a fixed artifact, like Inception's weights. For the built-in
+  datasets (``digits``, ``digits-binary`` and, trained on real MNIST, ``mnist``) it was trained once
+  by the recipe in :mod:`.pin_classifier` and committed under ``pinned/``; ``pinned/manifest.json``
+  maps each one's **data key** (a SHA-256 of the dataset's name, the content hashes of its train and
+  test images and labels, the architecture and the training plan, nothing of the machine) to the
+  file, its SHA-256 and its test accuracy. Data with a pinned classifier always uses it: loaded
+  with ``weights_only=True`` after its SHA-256 is checked, never retrained. The protocol says
+  ``extractor = classifier[pinned:<weights sha>]``.
+* Any other data (a third party's dataset, or a built-in one with other parameters) trains a
+  classifier locally, cached as ``<cache>/classifiers/<name>-<key>.pt`` (the key adds the device
+  type and torch's version to the data key), and labelled ``classifier[local:<weights sha>]``, so
+  numbers from two machines' local classifiers never look comparable.
 
 Registered with torch-fidelity as the feature extractor :data:`FIDELITY_NAME`, so FID, KID, IS and
 precision/recall run through torch-fidelity's code, one pass per image set giving both layers.
@@ -44,10 +53,13 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_featur
 from benchbench import Dataset, NotApplicable
 
 from .images import content_sha256, converted
+from .inception import file_sha256
 
 FIDELITY_NAME = "benchbench-domain-classifier"
 ARCHITECTURE = "domain-cnn-v2"  # bump when DomainCNN or the training procedure changes
 FORMAT = "benchbench-domain-classifier/1"
+PINNED_DIR = Path(__file__).with_name("pinned")
+PINNED_MANIFEST = PINNED_DIR / "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -84,17 +96,20 @@ class DomainCNN(nn.Module):
 
 @dataclass(frozen=True)
 class TrainedClassifier:
-    """A cached classifier: where its weights are, what defines it, how well it classifies."""
+    """A classifier's weights file, what defines it, where it came from, how well it classifies."""
 
     path: Path
-    key: str
+    data_key: str
     test_accuracy: float
     plan: TrainingPlan
+    source: str  # "pinned" (committed, never retrained) or "local" (trained on this machine)
+    weights_sha256: str
 
     def protocol(self) -> dict[str, Any]:
-        return {"classifier_key": self.key[:16], "classifier_test_accuracy": self.test_accuracy,
-                "classifier_architecture": ARCHITECTURE, "classifier_epochs": self.plan.epochs,
-                "classifier_seed": self.plan.seed}
+        return {"extractor": f"classifier[{self.source}:{self.weights_sha256[:16]}]",
+                "classifier_weights_sha256": self.weights_sha256[:16], "classifier_data_key": self.data_key[:16],
+                "classifier_test_accuracy": self.test_accuracy, "classifier_architecture": ARCHITECTURE,
+                "classifier_epochs": self.plan.epochs, "classifier_seed": self.plan.seed}
 
 
 # ---- what defines a classifier -------------------------------------------------------------------
@@ -114,15 +129,19 @@ def labelled_splits(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch
     return converted(dataset.train)[0], labels[0], converted(dataset.test)[0], labels[1]
 
 
-def classifier_key(dataset: Dataset, plan: TrainingPlan, device: str) -> str:
-    """SHA-256 of everything the weights depend on."""
+def data_key(dataset: Dataset, plan: TrainingPlan) -> str:
+    """SHA-256 of what the weights are meant to depend on: data, architecture, recipe; no machine."""
     require_labels(dataset)
     data = [converted(dataset.train)[1], content_sha256(np.asarray(dataset.train_labels, dtype=np.int64)),
             converted(dataset.test)[1], content_sha256(np.asarray(dataset.test_labels, dtype=np.int64))]
-    fields = {
-        "format": FORMAT, "architecture": ARCHITECTURE, "dataset": dataset.name, "num_classes": dataset.num_classes,
-        "data": data, "plan": asdict(plan), "device": torch.device(device).type, "torch": torch.__version__,
-    }
+    fields = {"format": FORMAT, "architecture": ARCHITECTURE, "dataset": dataset.name, "num_classes": dataset.num_classes,
+              "data": data, "plan": asdict(plan)}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def local_key(data: str, device: str) -> str:
+    """The local cache's key: the data key plus what else the weights turn out to depend on."""
+    fields = {"data_key": data, "device": torch.device(device).type, "torch": torch.__version__}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -172,18 +191,45 @@ def save_atomically(payload: dict[str, Any], path: Path) -> None:
 
 
 def trained_classifier(dataset: Dataset, cache_dir: Path, plan: TrainingPlan, device: str) -> TrainedClassifier:
-    """The classifier for ``dataset``, trained once and then read from the cache."""
-    key = classifier_key(dataset, plan, device)
-    path = Path(cache_dir) / "classifiers" / f"{dataset.name}-{key[:32]}.pt"
+    """The pinned classifier of ``dataset`` if there is one; else one trained here once, then cached."""
+    key = data_key(dataset, plan)
+    pinned = pinned_classifier(key, plan)
+    if pinned is not None:
+        return pinned
+    path = Path(cache_dir) / "classifiers" / f"{dataset.name}-{local_key(key, device)[:32]}.pt"
     if not path.is_file():
-        splits = labelled_splits(dataset)
-        net = train(splits[0], splits[1], int(dataset.num_classes), plan, device)
-        save_atomically({"format": FORMAT, "architecture": ARCHITECTURE, "key": key, "plan": asdict(plan),
-                         "channels": int(splits[0].shape[1]), "num_classes": int(dataset.num_classes),
-                         "test_accuracy": accuracy(net, splits[2], splits[3]),
-                         "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}}, path)
+        save_atomically(train_payload(dataset, plan, device, key), path)
     checkpoint = load_checkpoint(path)
-    return TrainedClassifier(path, key, float(checkpoint["test_accuracy"]), plan)
+    return TrainedClassifier(path, key, float(checkpoint["test_accuracy"]), plan, "local", file_sha256(path))
+
+
+def train_payload(dataset: Dataset, plan: TrainingPlan, device: str, key: str) -> dict[str, Any]:
+    """Train a classifier for ``dataset`` and return what its weights file holds."""
+    splits = labelled_splits(dataset)
+    net = train(splits[0], splits[1], int(dataset.num_classes), plan, device)
+    return {"format": FORMAT, "architecture": ARCHITECTURE, "key": key, "plan": asdict(plan),
+            "channels": int(splits[0].shape[1]), "num_classes": int(dataset.num_classes),
+            "test_accuracy": accuracy(net, splits[2], splits[3]),
+            "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}}
+
+
+def pinned_manifest() -> dict[str, dict[str, Any]]:
+    """Data key → ``{"dataset", "file", "sha256", "test_accuracy", "recipe"}`` of every pinned classifier."""
+    return json.loads(PINNED_MANIFEST.read_text()) if PINNED_MANIFEST.is_file() else {}
+
+
+def pinned_classifier(key: str, plan: TrainingPlan) -> TrainedClassifier | None:
+    """The committed classifier for this data key, its SHA-256 checked; None if there is none."""
+    entry = pinned_manifest().get(key)
+    if entry is None:
+        return None
+    path = PINNED_DIR / entry["file"]
+    actual = file_sha256(path) if path.is_file() else "(file missing)"
+    if actual != entry["sha256"]:
+        raise ValueError(f"pinned domain classifier {path} has SHA-256 {actual}, expected {entry['sha256']} "
+                         f"(recorded in {PINNED_MANIFEST}); restore it from the repository, e.g. `git checkout -- {path}`. "
+                         "It is never retrained in place: numbers from other weights would not compare")
+    return TrainedClassifier(path, key, float(entry["test_accuracy"]), plan, "pinned", actual)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

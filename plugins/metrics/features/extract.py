@@ -45,7 +45,7 @@ class Extractor:
     name: str              # in metric names: fid_<name>
     fidelity_name: str     # torch-fidelity registry name
     weights: Path
-    weights_id: str        # SHA-256 of the Inception file; the classifier's cache key
+    weights_id: str        # SHA-256 of the weights file
     feature_layer: str     # pool features for FID, KID, precision/recall, MMD
     logits_layer: str | None  # None: no classifier head, so no Inception Score
     rgb: bool              # reads 3 channels
@@ -91,7 +91,7 @@ class Comparison:
 
 def classifier_extractor(context: EvalContext, plan: classifier.TrainingPlan) -> Extractor:
     trained = classifier.trained_classifier(context.dataset, context.cache_dir, plan, context.device)
-    return Extractor("classifier", classifier.FIDELITY_NAME, trained.path, trained.key, "features", "logits",
+    return Extractor("classifier", classifier.FIDELITY_NAME, trained.path, trained.weights_sha256, "features", "logits",
                      rgb=False, protocol=trained.protocol())
 
 
