@@ -6,6 +6,7 @@ cannot model a dataset) is raised as a :class:`UsageError` before anything is wr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -86,7 +87,16 @@ def preflight(suite: Suite, registry: Registry) -> dict[str, Dataset]:
                 _plugin_call(registry, "model", model.family, lambda: build_model(provided, datasets[key], model.variant, model.params))
             except CapabilityError as error:
                 raise CapabilityError(f"{where}: {error}") from None
+    _import_metrics(suite, registry)
     return datasets
+
+
+def _import_metrics(suite: Suite, registry: Registry) -> None:
+    """Import every metric's module now, so that no cell's time or peak memory carries an import.
+    A factory that does not resolve is left for its cell to record as that metric's failure."""
+    for entry in suite.metrics:
+        with contextlib.suppress(Exception):
+            registry.metric(entry.name).resolve()
 
 
 def _plugin_call(registry: Registry, kind: str, name: str, call: Callable[[], Any]) -> Any:
