@@ -155,7 +155,7 @@ def leaderboard(run_dir: Path) -> None:
 @click.argument("a", type=click.Path(path_type=Path))
 @click.argument("b", type=click.Path(path_type=Path))
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 if any row of B is worse than A, or lost the value A has.")
-@click.option("--tolerance", default=0.0, show_default=True, type=click.FloatRange(min=0), help="Relative difference ignored when seeds give no spread.")
+@click.option("--tolerance", default=0.0, show_default=True, type=click.FloatRange(min=0), help="Relative difference always treated as noise (beyond the seeds' spread and float noise).")
 def compare(a: Path, b: Path, fail_on_regression: bool, tolerance: float) -> None:
     """Compare leaderboard B against A: delta and verdict per row."""
     from .results.compare import compare as compare_boards

@@ -104,7 +104,7 @@ def time_limit(seconds: float) -> Iterator[float]:
 
 def run_cell(job: CellJob, dataset: Dataset | None = None) -> list[dict[str, Any]]:
     """Run one cell; always returns records, the cell's summary record last."""
-    cell, t0 = job.cell, time.perf_counter()
+    t0 = time.perf_counter()
     summary: dict[str, Any] = {"status": "ok", "error": None}
     records: list[dict[str, Any]] = []
     timings: dict[str, float] = {}
