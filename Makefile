@@ -11,6 +11,9 @@ INCEPTION := $(CACHE)/inception/manifest.json
 # The seeds of every committed reference run; regenerations keep them.
 REFERENCE_SEEDS := 0,1,2
 REGRESSION := $(or $(TMPDIR),/tmp)/benchbench-regression
+# Quick-suite cells run two at a time, one torch thread each: on 2 cores that finishes sooner than
+# one cell with two threads, and the reference is made the same way so its numbers reproduce.
+QUICK_JOBS := 2
 
 .PHONY: quick test smoke regression references mnist inception pinned-classifiers clean-venv
 
@@ -20,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 quick: $(STAMP)  ## the main job: every family on built-in data, CPU
-	$(BIN)/bench run suites/quick.toml
+	$(BIN)/bench run suites/quick.toml --jobs $(QUICK_JOBS)
 
 smoke: $(STAMP)
 	$(BIN)/bench run suites/smoke.toml
@@ -39,7 +42,7 @@ regression: $(STAMP)  ## the smoke suite against its committed reference: a numb
 references: $(STAMP)  ## regenerate the committed reference runs (idle machine; commit them with the reason)
 	rm -rf results/smoke/reference results/quick/reference
 	$(BIN)/bench run suites/smoke.toml --seeds $(REFERENCE_SEEDS) --run-id reference --no-progress
-	$(BIN)/bench run suites/quick.toml --seeds $(REFERENCE_SEEDS) --run-id reference --no-progress
+	$(BIN)/bench run suites/quick.toml --seeds $(REFERENCE_SEEDS) --run-id reference --no-progress --jobs $(QUICK_JOBS)
 
 pinned-classifiers: $(STAMP) $(MNIST)  ## retrain the committed domain classifiers by their recipe (changes every feature metric)
 	$(BIN)/python -m benchbench_plugins.metrics.features.pin_classifier digits digits-binary mnist

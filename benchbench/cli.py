@@ -66,17 +66,19 @@ def cli(ctx: click.Context, plugins: tuple[str, ...]) -> None:
 @click.option("--run-id", help="Name of the run folder (default: a timestamp).")
 @click.option("--seeds", callback=lambda ctx, param, value: _seeds(value), metavar="0,1,2",
               help="Seeds to run instead of the suite's (recorded in the run folder's run.json).")
+@click.option("--jobs", default=1, show_default=True, type=int,
+              help="Cells run at once, each in its own process with an equal share of torch's threads.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.pass_context
 def run(ctx: click.Context, suite: Path | None, resume: Path | None, results_root: Path, run_id: str | None,
-        seeds: list[int] | None, no_progress: bool) -> None:
+        seeds: list[int] | None, jobs: int, no_progress: bool) -> None:
     """Run SUITE (a TOML file) and print its leaderboard. Exit 1 if any cell failed."""
     from .engine.runner import run_suite
 
     if (suite is None) == (resume is None):
         raise UsageError("give either SUITE or --resume RUN_DIR")
     outcome = run_suite(suite, resume=resume, results_root=results_root, run_id=run_id, seeds=seeds,
-                        registry=_registry(ctx), progress=not no_progress, echo=click.echo)
+                        registry=_registry(ctx), progress=not no_progress, echo=click.echo, jobs=jobs)
     if outcome.failures:
         click.echo(f"{len(outcome.failures)} cell(s) did not finish ok", err=True)
         ctx.exit(1)

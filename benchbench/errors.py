@@ -57,11 +57,18 @@ class CellTimeout(BenchError):
 
 
 class Diverged(BenchError):
-    """A training loss became NaN or infinite."""
+    """A training loss became NaN or infinite, or the model's own guard tripped (``reason``)."""
 
-    def __init__(self, step: int, losses: dict[str, float]):
-        self.step, self.losses = step, losses
-        super().__init__(f"non-finite loss at step {step}: {losses}")
+    def __init__(self, step: int, losses: dict[str, float], reason: str = ""):
+        self.step, self.losses, self.reason = step, losses, reason
+        what = reason or "non-finite loss"
+        super().__init__(f"{what} at step {step}: {losses}" if losses else f"{what} at step {step}")
+
+
+class ModelDiverged(BenchError):
+    """Raised by a model's ``train_step`` when its own guard trips before any loss is non-finite: a
+    critic's output or an energy beyond any sane magnitude, a chain that left the data's range.
+    The host records the cell ``diverged`` at that step with this message, as for a NaN loss."""
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
 
 
-def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.SiLU) -> nn.Sequential:
+Activation = Callable[[], nn.Module]
+"""A module factory called once per layer: ``nn.SiLU`` or ``partial(nn.LeakyReLU, 0.2)``."""
+
+leaky_relu = partial(nn.LeakyReLU, 0.2)
+"""DCGAN's discriminator activation (Radford et al. 2016, §3), slope 0.2."""
+
+
+def mlp(sizes: Sequence[int], activation: Activation = nn.SiLU) -> nn.Sequential:
     """Linear layers of the given widths with ``activation`` between them (none after the last)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -104,7 +112,7 @@ def halved_sizes(size: tuple[int, int], stages: int) -> list[tuple[int, int]]:
     return sizes  # type: ignore[return-value]
 
 
-def conv_down(channels: Sequence[int], activation: type[nn.Module] = nn.SiLU) -> nn.Sequential:
+def conv_down(channels: Sequence[int], activation: Activation = nn.SiLU) -> nn.Sequential:
     """4x4 stride-2 convolutions (DCGAN, Radford et al. 2016), ``activation`` after each; each
     stage halves height and width, rounding down: (B, channels[0], H, W) → (B, channels[-1], H', W')
     with ``(H', W') = halved_sizes((H, W), len(channels) - 1)[-1]``."""
@@ -114,13 +122,108 @@ def conv_down(channels: Sequence[int], activation: type[nn.Module] = nn.SiLU) ->
     return nn.Sequential(*layers)
 
 
-def conv_up(channels: Sequence[int], sizes: Sequence[tuple[int, int]], activation: type[nn.Module] = nn.SiLU
-            ) -> nn.Sequential:
-    """The mirror of :func:`conv_down`: 4x4 stride-2 transposed convolutions, ``activation`` after each,
-    stage ``i`` taking ``sizes[i]`` to exactly ``sizes[i + 1]`` (an output padding of 1 restores the
-    row or column that a halving rounded away). Pass ``halved_sizes(...)`` reversed."""
+def conv_up(channels: Sequence[int], sizes: Sequence[tuple[int, int]], activation: Activation = nn.SiLU,
+            norm: Callable[[int], nn.Module] | None = None) -> nn.Sequential:
+    """The mirror of :func:`conv_down`: 4x4 stride-2 transposed convolutions, ``norm(channels)`` (when
+    given) and ``activation`` after each, stage ``i`` taking ``sizes[i]`` to exactly ``sizes[i + 1]``
+    (an output padding of 1 restores the row or column that a halving rounded away). Pass
+    ``halved_sizes(...)`` reversed."""
     layers: list[nn.Module] = []
     for a, b, (h, w), (h2, w2) in zip(channels[:-1], channels[1:], sizes[:-1], sizes[1:]):
         padding = (h2 - 2 * h, w2 - 2 * w)  # 0 or 1: ConvTranspose2d gives 2 * size + output_padding
-        layers += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1, output_padding=padding), activation()]
+        layers.append(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1, output_padding=padding))
+        layers += [norm(b), activation()] if norm is not None else [activation()]
     return nn.Sequential(*layers)
+
+
+# ---- networks of the sampling families: a scalar of the data, and data from a latent ----------------
+
+
+def image_stages(size: tuple[int, int]) -> int:
+    """Stride-2 stages that bring an image to about 4 pixels a side, at least one: 8x8 → 4x4 (1),
+    28x28 → 7x7 (2), 32x32 → 4x4 (3), the sizes DCGAN-style nets use for digits, MNIST, CIFAR-10."""
+    stages = 1
+    while min(size) // 2 ** (stages + 1) >= 4:
+        stages += 1
+    return stages
+
+
+def spectrally_normalised(module: nn.Module) -> nn.Module:
+    """Every linear and convolutional layer of ``module`` divided by its largest singular value,
+    estimated by one power iteration per forward pass (Miyato et al. 2018), in place."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Linear, nn.Conv2d)):
+            setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
+        else:
+            spectrally_normalised(child)
+    return module
+
+
+class Critic(nn.Module):
+    """``x (B, *shape)`` → penultimate features ``(B, hidden)`` → one number per example ``(B,)``: a
+    GAN's discriminator or critic, an energy-based model's energy.
+
+    Vectors go through an MLP of ``depth`` hidden layers. Images go through DCGAN's discriminator
+    (Radford et al. 2016): 4x4 stride-2 convolutions from ``channels`` channels, doubling per stage,
+    down to about 4x4 (:func:`image_stages`), then a linear layer to the features. Never batch
+    norm: a WGAN-GP critic's penalty is per example (Gulrajani et al. 2017, §4) and an energy must
+    not depend on the rest of the batch. ``extra`` inputs (BiGAN's latent code) join the features
+    before the head, then one more hidden layer mixes them. ``activation`` must be smooth (SiLU)
+    wherever second derivatives are taken, as in score matching: a ReLU's Hessian is zero.
+    """
+
+    def __init__(self, shape: tuple[int, ...], hidden: int = 128, depth: int = 2, channels: int = 32,
+                 activation: Activation = leaky_relu, spectral_norm: bool = False, extra: int = 0):
+        super().__init__()
+        if len(shape) == 3:
+            stages = image_stages(shape[1:])
+            widths = [shape[0]] + [channels * 2**i for i in range(stages)]
+            h, w = halved_sizes(shape[1:], stages)[-1]  # type: ignore[arg-type]
+            convs = conv_down(widths, activation)
+            self.body = nn.Sequential(convs, nn.Flatten(), nn.Linear(widths[-1] * h * w, hidden), activation())
+        else:
+            self.body = nn.Sequential(nn.Flatten(), mlp([math.prod(shape), *[hidden] * depth], activation), activation())
+        self.head = mlp([hidden + extra, hidden, 1] if extra else [hidden, 1], activation)
+        self.extra = extra
+        if spectral_norm:
+            spectrally_normalised(self)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate features ``(B, hidden)``: what the critic learned to tell data apart by."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        if self.extra:
+            h = torch.cat([h, extra.flatten(1)], 1)  # type: ignore[union-attr]
+        return self.head(h).squeeze(1)
+
+
+class Generator(nn.Module):
+    """``z (B, latent)`` → ``x (B, *shape)``, then ``out`` (e.g. a sigmoid onto [0, 1]).
+
+    Vectors: an MLP of ``depth`` hidden layers. Images: DCGAN's generator (Radford et al. 2016): a
+    linear layer to ``(channels · 2^(s-1), H / 2^s, W / 2^s)``, then ``s`` transposed 4x4 stride-2
+    convolutions halving the channels, each followed by batch norm and ReLU, as in the paper. One
+    deviation: the last stage keeps ``channels`` channels and a 3x3 convolution maps them to the
+    image's, as our VAE decoder does, instead of a transposed convolution straight to the image (it
+    lets 28x28, whose halvings round, use the same stages).
+    """
+
+    def __init__(self, latent: int, shape: tuple[int, ...], hidden: int = 128, depth: int = 2, channels: int = 32,
+                 out: Activation = nn.Identity):
+        super().__init__()
+        self.shape = shape
+        if len(shape) == 3:
+            stages = image_stages(shape[1:])
+            widths = [channels * 2**i for i in reversed(range(stages))] + [channels]
+            sizes = halved_sizes(shape[1:], stages)[::-1]  # type: ignore[arg-type]
+            stem = (widths[0], *sizes[0])
+            self.net = nn.Sequential(
+                nn.Linear(latent, math.prod(stem)), nn.Unflatten(1, stem), nn.BatchNorm2d(widths[0]), nn.ReLU(),
+                conv_up(widths, sizes, nn.ReLU, nn.BatchNorm2d), nn.Conv2d(channels, shape[0], 3, padding=1), out())
+        else:
+            self.net = nn.Sequential(mlp([latent, *[hidden] * depth, math.prod(shape)], nn.ReLU), nn.Unflatten(1, shape), out())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)

@@ -6,7 +6,13 @@ checkpoint at the end as in a real cell) and through a bare loop that only slice
 calls ``train_step``. We report steps per second of both, their ratio (harness / plain; bar
 1.05), the median over repeats after one warm-up pair, and samples per second of ``sample``.
 
+With ``--suite``, each variant is built with the parameters of its first entry in that suite that
+runs on ``--dataset`` (the quick suite's settings: a GAN's one generator pass per sample against
+an EBM's Langevin chain), and the energy-gradient evaluations per sample that a model reports are
+printed beside its samples per second.
+
     python benchmarks/training_loop.py [--steps 200] [--repeats 3] [--samples 500] [--only made,vae]
+    python benchmarks/training_loop.py --suite suites/quick.toml --families gan,ebm [--dataset 8gaussians]
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ from pathlib import Path
 import torch
 
 from benchbench.engine.cell import build_model, load_dataset
-from benchbench.engine.suite import Budget
+from benchbench.engine.suite import Budget, load_suite
 from benchbench.engine.training import FitPlan, fit
 from benchbench.plugin.registry import build_registry
 
 VARIANTS = [("independent", "default"), ("autoregressive", "fvsbn"), ("autoregressive", "nade"), ("autoregressive", "made"),
             ("autoregressive", "rnn"), ("autoregressive", "pixelcnn"), ("vae", "vae"), ("vae", "iwae"), ("vae", "hvae"),
-            ("vae", "conv-vae"), ("flow", "realnvp"), ("flow", "maf"), ("flow", "iaf")]
+            ("vae", "conv-vae"), ("flow", "realnvp"), ("flow", "maf"), ("flow", "iaf"),
+            ("gan", "ns-gan"), ("gan", "f-gan"), ("gan", "wgan"), ("gan", "wgan-gp"), ("gan", "bigan"),
+            ("ebm", "cd"), ("ebm", "score-matching"), ("ebm", "nce")]
 
 
 def plain_loop(model, x: torch.Tensor, steps: int, batch_size: int) -> float:
@@ -57,19 +65,24 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--only", default="", help="comma-separated variants")
+    parser.add_argument("--families", default="", help="comma-separated families (default: all)")
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--suite", default=None, help="take each variant's parameters from this suite")
     args = parser.parse_args()
     registry = build_registry()
-    data = load_dataset(registry.dataset("digits"), registry.dataset("digits").defaults())
+    data = load_dataset(registry.dataset(args.dataset), registry.dataset(args.dataset).defaults())
     x = torch.as_tensor(data.train)
-    print(f"digits train {tuple(x.shape)}, {args.steps} steps of {args.batch_size}, median of {args.repeats}, "
+    entries = load_suite(args.suite, registry).models if args.suite else []
+    print(f"{args.dataset} train {tuple(x.shape)}, {args.steps} steps of {args.batch_size}, median of {args.repeats}, "
           f"torch threads {torch.get_num_threads()}\n")
-    print("| model | variant | plain steps/s | harness steps/s | time ratio harness/plain | samples/s |\n|---|---|---|---|---|---|")
+    print("| model | variant | plain steps/s | harness steps/s | time ratio harness/plain | samples/s "
+          "| gradient evals/sample |\n|---|---|---|---|---|---|---|")
     for plugin, variant in VARIANTS:
-        if args.only and variant not in args.only.split(","):
+        if (args.only and variant not in args.only.split(",")) or (args.families and plugin not in args.families.split(",")):
             continue
         provided = registry.provider("model", plugin)
         spec = provided.spec
-        params = {**spec.defaults(), **spec.variants[variant]}
+        params = suite_params(entries, plugin, variant, args.dataset) or {**spec.defaults(), **spec.variants[variant]}
         ratios, plain, harness = [], [], []
         with tempfile.TemporaryDirectory() as tmp:
             for repeat in range(args.repeats + 1):  # the first pair warms up and is dropped
@@ -87,8 +100,14 @@ def main() -> None:
         with torch.no_grad():
             model.sample(args.samples)
         rate = args.samples / (time.perf_counter() - start)
+        evals = {v.name: v.value for v in model.sampling_values()}.get("energy_gradient_evals_per_sample", "")
         print(f"| {plugin} | {variant} | {statistics.median(plain):.1f} | {statistics.median(harness):.1f} "
-              f"| {statistics.median(ratios):.3f} | {rate:.0f} |")
+              f"| {statistics.median(ratios):.3f} | {rate:.0f} | {evals} |")
+
+
+def suite_params(entries: list, family: str, variant: str, dataset: str) -> dict | None:
+    """The parameters of the suite's first entry of this family and variant that runs on ``dataset``."""
+    return next((dict(e.params) for e in entries if e.family == family and e.variant == variant and e.runs_on(dataset)), None)
 
 
 if __name__ == "__main__":

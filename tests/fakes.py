@@ -48,10 +48,17 @@ class Gaussian(benchbench.Model):
         loss = -self.log_prob(x).mean()
         if self.behaviour == "diverge" and self.steps >= self.diverge_at:
             loss = loss * float("nan")
+        if self.behaviour == "guard" and self.steps >= self.diverge_at:
+            raise benchbench.ModelDiverged("critic output 3e+09 beyond divergence_limit 1e+06")
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
         return {"tensor-loss": {"loss": loss}, "string-loss": {"loss": "low"}}.get(self.behaviour, {"loss": loss.item()})
+
+    def sampling_values(self) -> list[MetricValue]:
+        if self.behaviour == "self-measuring":
+            return [MetricValue("network_evals_per_sample", 3.0, "lower", "evals/sample", "measured", {"sampler": "fake"})]
+        return "three" if self.behaviour == "bad-sampling-values" else []  # type: ignore[return-value]
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -95,7 +102,8 @@ class RunnablePlugin:
     @benchbench.hookimpl
     def benchbench_models(self) -> list[ModelSpec]:
         variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}, "broken": {}, "picky": {},
-                    "tensor-loss": {}, "string-loss": {}, "bad-shape": {}, "hog": {}}
+                    "tensor-loss": {}, "string-loss": {}, "bad-shape": {}, "hog": {}, "guard": {},
+                    "self-measuring": {}, "bad-sampling-values": {}}
         params = (Param("diverge_at", 5), Param("sleep", 0.0))
         return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants, params=params),
                 ModelSpec("binary-only", "models binary data only", build_gaussian, data_kinds=frozenset({"binary"}))]

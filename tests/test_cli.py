@@ -52,6 +52,18 @@ def test_validate_builds_the_quick_suite_as_run_would():
     assert "every dataset loaded, every model built on each of its datasets" in result.output
 
 
+def test_every_committed_suite_passes_the_static_checks():
+    suites = sorted(str(path) for path in (ROOT / "suites").glob("*.toml"))
+    result = CliRunner().invoke(cli, ["validate", "--static", *suites])
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": ok (") == len(suites) >= 8
+
+
+def test_validate_builds_the_mode_collapse_suite_as_run_would():
+    result = CliRunner().invoke(cli, ["validate", "suites/mode_collapse.toml"])
+    assert result.exit_code == 0, result.output
+
+
 def test_show_gives_a_models_variants_parameters_capabilities_and_data_kinds():
     result = CliRunner().invoke(cli, ["show", "vae"])
     assert result.exit_code == 0, result.output
@@ -136,3 +148,22 @@ def test_run_needs_exactly_one_of_suite_or_resume(tmp_path):
 def test_bad_plugin_option_exits_2():
     result = CliRunner().invoke(cli, ["-p", "vae", "list"])
     assert result.exit_code == 2 and "no:NAME" in result.output
+
+
+BAD_SAMPLING_FAMILY_PARAMS = [
+    ("gan", "wgan", "clip = -0.01", "model 'gan', variant 'wgan': clip must be positive, got -0.01"),
+    ("gan", "wgan-gp", "penalty = -1.0", "model 'gan', variant 'wgan-gp': penalty must be non-negative, got -1.0"),
+    ("gan", "ns-gan", "critic_steps = 0", "model 'gan', variant 'ns-gan': critic_steps must be at least 1, got 0"),
+    ("ebm", "cd", "step_size = 0.0", "model 'ebm', variant 'cd': step_size must be positive"),
+]
+
+
+@pytest.mark.parametrize("family, variant, param, message", BAD_SAMPLING_FAMILY_PARAMS)
+def test_a_gan_or_ebm_parameter_out_of_range_exits_2_before_training(tmp_path, family, variant, param, message):
+    suite = tmp_path / "bad.toml"
+    suite.write_text(f'[suite]\nname = "bad"\n\n[[datasets]]\nname = "8gaussians"\n\n[[models]]\nfamily = "{family}"\n'
+                     f'variant = "{variant}"\nparams = {{ {param} }}\nbudget = {{ steps = 10 }}\n\n[[metrics]]\nname = "mmd"\n')
+    result = CliRunner().invoke(cli, ["run", str(suite), "--results", str(tmp_path / "res")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "res").exists()

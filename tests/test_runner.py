@@ -15,9 +15,10 @@ from benchbench.results.store import read_records
 from fakes import runnable_registry, write_runnable_suite
 
 
-def run(tmp_path, **suite):
+def run(tmp_path, jobs=1, **suite):
     path = write_runnable_suite(tmp_path / "fake.toml", **suite)
-    return run_suite(path, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(), progress=False, echo=lambda s: None)
+    return run_suite(path, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(), progress=False,
+                     echo=lambda s: None, jobs=jobs)
 
 
 def cells_of(outcome):
@@ -39,6 +40,20 @@ def test_ok_run_records_every_metric_and_na_with_reason(tmp_path):
     assert list(outcome.leaderboard.columns[: len(COLUMNS)]) == COLUMNS
     row = outcome.leaderboard.query("metric == 'mean_nll'").iloc[0]
     assert row["n_seeds"] == 2 and row["status"] == "ok" and row["std"] > 0
+
+
+def test_cells_run_in_worker_processes_give_the_same_records(tmp_path):
+    """Two cells at once, each in a process of its own: every cell is recorded, with the values the
+    cells give when run in turn, and environment.json says how the cells ran."""
+    one, two = run(tmp_path / "one"), run(tmp_path / "two", jobs=2)
+    values = lambda outcome: sorted((m["cell_id"], m["metric"], m["value"]) for m in cells_of(outcome)[1]  # noqa: E731
+                                    if m.get("exactness") != "measured")
+    assert values(one) == values(two) and len(values(two)) == 6
+    assert [c["status"] for c in cells_of(two)[0]] == ["ok", "ok"]
+    environment = json.loads((two.run_dir / "environment.json").read_text())
+    assert environment["cells_at_once"] == 2 and environment["torch_threads"] >= 1
+    with pytest.raises(UsageError, match="--jobs must be at least 1, got 0"):
+        run(tmp_path / "zero", jobs=0)
 
 
 def test_learning_beats_the_untrained_model(tmp_path):
@@ -63,6 +78,26 @@ def test_diverging_cell_is_marked_with_its_step(tmp_path):
     assert {c["status"] for c in cells} == {"diverged"}
     assert cells[0]["diverged_step"] == 5 and "step 5" in cells[0]["error"]
     assert not metrics
+
+
+def test_a_models_own_divergence_guard_marks_the_cell_diverged_at_that_step(tmp_path):
+    outcome = run(tmp_path, variant="guard")
+    cells, metrics = cells_of(outcome)
+    assert {c["status"] for c in cells} == {"diverged"}
+    assert cells[0]["diverged_step"] == 5
+    assert "critic output 3e+09 beyond divergence_limit 1e+06 at step 5" in cells[0]["error"]
+    assert not metrics
+
+
+def test_what_a_model_measures_about_its_sampling_is_a_cost_row(tmp_path):
+    cells, metrics = cells_of(run(tmp_path, variant="self-measuring"))
+    rows = [m for m in metrics if m["metric"] == "network_evals_per_sample"]
+    assert [r["value"] for r in rows] == [3.0, 3.0] and {r["exactness"] for r in rows} == {"measured"}
+    assert rows[0]["protocol"] == {"sampler": "fake"} and rows[0]["metric_plugin"] == "fake"
+    cells, metrics = cells_of(run(tmp_path / "bad", variant="bad-sampling-values"))
+    broken = [m for m in metrics if m["metric"] == "sampling_values"]
+    assert broken and broken[0]["status"] == "failed" and "sampling_values()" in broken[0]["error"]
+    assert {c["status"] for c in cells} == {"failed"}
 
 
 def test_cell_past_its_time_limit_is_a_timeout(tmp_path):

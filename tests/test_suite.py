@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -318,3 +322,12 @@ def test_cli_validate_ok(cli_with_fake_registry, write_suite) -> None:
     assert result.exit_code == 0, result.output
     assert f"{path}: ok (8 cells: 2 datasets x 2 models x 2 seeds; 2 metrics; static checks only" in result.output
     assert "not checked: loading the data, data kinds, building the models" in result.output
+
+
+def test_the_quick_suites_time_limit_is_ten_times_its_slowest_reference_cell() -> None:
+    """The limit guards against a hang: a cell slowed down by a busy machine (ten times its idle
+    time has been seen on 2 cores) must still finish ``ok``."""
+    limit = tomllib.loads(Path("suites/quick.toml").read_text())["suite"]["time_limit"]
+    records = (json.loads(line) for line in Path("results/quick/reference/cells.jsonl").read_text().splitlines())
+    slowest = max(r["wall_seconds"] for r in records if r["kind"] == "cell")
+    assert limit >= 10 * slowest, f"time_limit {limit} s leaves less than 10x the slowest cell's {slowest:.0f} s"

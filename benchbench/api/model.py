@@ -17,16 +17,26 @@ the metrics ask the declaration, never ``hasattr``:
 ``density`` says what ``log_prob`` and its bounds measure: ``"discrete"`` for a probability mass
 over the data's levels (Bernoulli, categorical), ``"continuous"`` for a density on the data space.
 The likelihood metrics turn both into comparable bits/dim; models never convert units.
+
+``log_prob_exactness`` is ``"estimate"`` for a model whose ``log_prob`` rests on an estimated
+normaliser (an energy-based model's log Z by quadrature or annealed importance sampling); the
+metrics then label every number from it ``estimate``, with ``log_prob_protocol()`` (how log Z was
+obtained) in their protocol. ``sampling_values()`` reports what the last ``sample`` call measured
+about itself (network evaluations per sample, an acceptance rate); the host records them beside
+samples per second.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
 
 from .specs import CAPABILITIES
+
+if TYPE_CHECKING:
+    from .metric import MetricValue
 
 
 class Model(nn.Module):
@@ -34,6 +44,7 @@ class Model(nn.Module):
 
     capabilities: frozenset[str] = frozenset()
     density: Literal["discrete", "continuous"] = "continuous"
+    log_prob_exactness: Literal["exact", "estimate"] = "exact"
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -50,6 +61,17 @@ class Model(nn.Module):
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` samples in data space, shaped like the data, on the model's device."""
         raise NotImplementedError
+
+    def log_prob_protocol(self) -> dict[str, Any]:
+        """How ``log_prob`` was computed when that is not by a closed form (e.g. the normaliser's
+        grid or AIS chains): merged into the protocol of every likelihood number. Call after
+        training; it may compute and cache what it reports."""
+        return {}
+
+    def sampling_values(self) -> list[MetricValue]:
+        """Values the last ``sample`` call measured about itself, recorded as the cell's cost rows
+        (exactness ``measured``), e.g. energy-gradient evaluations per sample. None by default."""
+        return []
 
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities

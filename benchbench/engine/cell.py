@@ -139,6 +139,7 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     model.eval()
     samples = _sample(job, model, dataset.shape, timings)  # always: sampling throughput is a result in itself
     records += _cost_records(report, timings, job.device, job.samples, memory_method)
+    records += _sampling_records(job, model)
     context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size)
     started = time.perf_counter()
     for entry, provided in job.metrics:
@@ -264,6 +265,21 @@ def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memor
              "metric_spec": "(runner)", "metric_plugin": "(runner)", "metric_distribution": f"benchbench {__version__}",
              "metric_version": "1"}
             for name, value in values.items() if value is not None]
+
+
+def _sampling_records(job: CellJob, model: Model) -> list[dict[str, Any]]:
+    """What the model measured about its own sampling (network evaluations per sample, an acceptance
+    rate), as cost rows beside samples per second; a broken report is the model's ``failed`` row."""
+    base = {"kind": "metric", "metric_spec": "(sampler)", "metric_plugin": job.model.plugin,
+            "metric_distribution": job.model.origin, "metric_version": job.model.spec.version}
+    try:
+        values = model.sampling_values()
+        if not values:
+            return []
+        values = checked_values(values, f"{model_where(job.model)}: sampling_values()")
+    except ContractError as error:
+        return [{**base, "metric": "sampling_values", "status": "failed", "error": str(error), "value": None}]
+    return [_value_record(base, v, 0.0) for v in values]
 
 
 def _synchronize(device: str) -> None:

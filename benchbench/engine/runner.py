@@ -26,7 +26,7 @@ from ..results.leaderboard import to_markdown, write_leaderboard
 from ..results.store import RunStore
 from .cell import CellJob, build_model, load_dataset
 from .environment import describe, deterministic_algorithms, resolve_device
-from .executors import LocalExecutor
+from .executors import LocalExecutor, ProcessExecutor
 from .suite import Suite, checked_seeds, load_suite, parse_suite, read_toml
 
 DEFAULT_CACHE = Path(os.environ.get("BENCHBENCH_CACHE") or Path.home() / ".cache" / "benchbench")
@@ -121,10 +121,14 @@ def run_suite(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     cache_dir: Path = DEFAULT_CACHE,
+    jobs: int = 1,
 ) -> RunOutcome:
     """Run a suite (or resume a run folder) and return its leaderboard and failures. ``seeds``
     replaces the suite's seeds for a new run and is recorded in its ``run.json``; a resumed run
-    keeps the seeds it was started with."""
+    keeps the seeds it was started with. ``jobs`` > 1 runs that many cells at once, each in its own
+    process with an equal share of torch's threads (:class:`ProcessExecutor`)."""
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
     registry = registry or build_registry(make_plugin_manager())
     for plugin, problem in registry.problems.items():
         echo(f"warning: plugin {plugin!r} not loaded: {problem.splitlines()[0]} (see `bench list`)")
@@ -147,10 +151,11 @@ def run_suite(
     store = RunStore(run_dir)
     finished = store.open(new=resume is None)
     try:
+        executor = executor_for(datasets, jobs)
         if resume is None:
-            _write_run_files(store, suite, device, registry)
+            _write_run_files(store, suite, device, registry, executor)
         with deterministic_algorithms(suite.deterministic, device):
-            failures = _run_cells(store, suite, registry, datasets, device, finished, progress, echo, Path(cache_dir))
+            failures = _run_cells(store, suite, registry, executor, device, finished, progress, echo, Path(cache_dir))
         clock.append(time.perf_counter())
         board = write_leaderboard(run_dir)
         clock.append(time.perf_counter())
@@ -163,7 +168,17 @@ def run_suite(
     return RunOutcome(run_dir, board, failures, seconds)
 
 
-def _write_run_files(store: RunStore, suite: Suite, device: str, registry: Registry) -> None:
+def executor_for(datasets: dict[str, Dataset], jobs: int) -> LocalExecutor | ProcessExecutor:
+    """Cells in turn in this process, or ``jobs`` at once sharing torch's threads equally."""
+    if jobs == 1:
+        return LocalExecutor(datasets)
+    import torch
+
+    return ProcessExecutor(datasets, jobs, threads=max(1, torch.get_num_threads() // jobs))
+
+
+def _write_run_files(store: RunStore, suite: Suite, device: str, registry: Registry,
+                     executor: LocalExecutor | ProcessExecutor) -> None:
     store.write_text("suite.toml", Path(suite.path).read_text(encoding="utf-8"))
     seeds_from = "the suite" if list(suite.seeds) == suite_seeds(suite) else "--seeds"
     store.write_text("run.json", json.dumps({"suite": suite.name, "run_id": store.run_dir.name, "source": str(suite.path),
@@ -171,6 +186,10 @@ def _write_run_files(store: RunStore, suite: Suite, device: str, registry: Regis
     dists = sorted({dist for dist, _ in registry.manager.distributions.values() if dist})
     with deterministic_algorithms(suite.deterministic, device):
         environment = describe(device, dists)
+    if isinstance(executor, ProcessExecutor):  # what each cell ran with, not the driver
+        environment.update(cells_at_once=executor.workers, torch_threads=executor.threads)
+    else:
+        environment.update(cells_at_once=1)
     store.write_text("environment.json", json.dumps(environment, indent=2, default=str))
 
 
@@ -179,7 +198,7 @@ def suite_seeds(suite: Suite) -> list[int]:
     return list(suite.raw.get("suite", {}).get("seeds", [0]))
 
 
-def _run_cells(store: RunStore, suite: Suite, registry: Registry, datasets: dict[str, Dataset], device: str,
+def _run_cells(store: RunStore, suite: Suite, registry: Registry, executor: LocalExecutor | ProcessExecutor, device: str,
                finished: list[dict[str, Any]], progress: bool, echo: Callable[[str], None], cache_dir: Path) -> list[dict[str, Any]]:
     done = {r["cell_id"]: r for r in finished if r.get("kind") == "cell"}
     cells = suite.cells()
@@ -187,7 +206,7 @@ def _run_cells(store: RunStore, suite: Suite, registry: Registry, datasets: dict
     if done:
         echo(f"Resuming {store.run_dir}: {len(done)} of {len(cells)} cells already finished")
     failures = [r for r in done.values() if r["status"] != "ok"]
-    for i, records in enumerate(LocalExecutor(datasets).map(jobs), start=len(done) + 1):
+    for i, records in enumerate(executor.map(jobs), start=len(done) + 1):
         store.append(records)
         summary = records[-1]
         echo(f"[{i}/{len(cells)}] {summary['cell_id']}: {summary['status']} ({summary['wall_seconds']:.1f} s)")

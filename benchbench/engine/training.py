@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..api.contract import checked_losses
 from ..api.model import Model
-from ..errors import CapabilityError, CellTimeout, Diverged
+from ..errors import CapabilityError, CellTimeout, Diverged, ModelDiverged
 from .suite import Budget
 
 
@@ -87,7 +87,10 @@ def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, se
             batch = x[idx.to(x.device)]
             if plan.transform is not None:
                 batch = plan.transform(batch, generator)
-            losses = checked_losses(model.train_step(batch, None if y is None else y[idx.to(y.device)]), plan.where)
+            try:
+                losses = checked_losses(model.train_step(batch, None if y is None else y[idx.to(y.device)]), plan.where)
+            except ModelDiverged as error:
+                raise Diverged(state.step + 1, {}, str(error)) from None
             state.step += 1
             if not all(math.isfinite(v) for v in losses.values()):
                 raise Diverged(state.step, losses)

@@ -217,7 +217,7 @@ def test_the_true_data_covers_every_mode(name):
     data = TOY[name]()
     values = by_name(evaluate_mode_coverage(context(benchbench.Model(), data, data.test)))
     modes = len(data.modes)
-    assert values["modes_covered"].value == modes
+    assert values["modes_covered"].value == values["modes_reached"].value == modes
     # binomial standard error with 2,500 samples: 0.002
     assert values["high_quality_fraction"].value == pytest.approx(GAUSSIAN_MASS_WITHIN_3_STD_2D, abs=0.008)
     assert 0 <= values["mode_kl"].value < 0.02  # sampling noise only: about (K - 1) / 2N
@@ -230,7 +230,7 @@ def test_a_collapsed_sample_covers_exactly_one_mode(name):
     data = TOY[name]()
     samples = np.repeat(data.modes[3:4], 500, axis=0)
     values = by_name(evaluate_mode_coverage(context(benchbench.Model(), data, samples)))
-    assert values["modes_covered"].value == 1
+    assert values["modes_covered"].value == 1 and values["modes_reached"].value == 1
     assert values["high_quality_fraction"].value == 1.0
     assert values["mode_kl"].value == pytest.approx(math.log(len(data.modes)), rel=1e-12)
     assert values["modes_covered"].direction == "higher" and values["mode_kl"].direction == "lower"
@@ -247,6 +247,8 @@ def test_counts_threshold_and_kl_follow_their_definitions():
     values = by_name(evaluate_mode_coverage(context(benchbench.Model(), data, samples), min_count=20))
     assert values["modes_covered"].protocol["counts"] == [30, 20, 19, 10, 0, 0, 0, 0]
     assert values["modes_covered"].value == 2
+    assert values["modes_reached"].value == 4  # one high-quality sample is enough (VEEGAN, PacGAN's code)
+    assert values["modes_reached"].protocol["min_count"] == 1
     assert values["high_quality_fraction"].value == pytest.approx(79 / 89)
     histogram = np.array([30, 20, 19, 10, 0, 0, 0, 0]) / 79
     assert values["mode_kl"].value == pytest.approx(stats.entropy(histogram, np.full(8, 1 / 8)), rel=1e-12)
@@ -255,8 +257,8 @@ def test_counts_threshold_and_kl_follow_their_definitions():
 def test_no_high_quality_sample_leaves_the_kl_out():
     data = TOY["8gaussians"]()
     values = by_name(evaluate_mode_coverage(context(benchbench.Model(), data, np.zeros((100, 2)))))
-    assert set(values) == {"modes_covered", "high_quality_fraction"}
-    assert values["modes_covered"].value == 0 and values["high_quality_fraction"].value == 0.0
+    assert set(values) == {"modes_covered", "modes_reached", "high_quality_fraction"}
+    assert values["modes_covered"].value == values["modes_reached"].value == 0 and values["high_quality_fraction"].value == 0.0
 
 
 def test_mode_coverage_refuses_bad_input():

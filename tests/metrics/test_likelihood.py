@@ -152,6 +152,24 @@ def test_standard_normal_on_2d_data_matches_scipy_and_has_no_bits_per_dim():
     assert values["nll"].exactness == "exact" and values["nll"].direction == "lower"
 
 
+class EstimatedNormal(StandardNormal):
+    """A standard normal whose normaliser the model says it estimated, as an EBM's."""
+
+    log_prob_exactness = "estimate"
+
+    def log_prob_protocol(self) -> dict:
+        return {"log_z": 1.8379, "log_z_method": "grid", "grid": 512}
+
+
+def test_a_log_prob_with_an_estimated_normaliser_is_an_estimate_and_says_how():
+    values = by_name(evaluate_nll(context(EstimatedNormal(), gaussian_data())))
+    assert values["nll"].value == pytest.approx(scipy_nll(gaussian_data()), rel=1e-6)
+    assert values["nll"].exactness == "estimate"
+    assert values["nll"].protocol["log_z_method"] == "grid" and values["nll"].protocol["grid"] == 512
+    data, _ = discrete_data()
+    assert {v.exactness for v in evaluate_nll(context(EstimatedNormal(), data))} == {"estimate"}
+
+
 def test_result_does_not_depend_on_batch_size():
     data = binary_images()
     model = Bernoulli(torch.full((data.dim,), 0.3, dtype=torch.float64))

@@ -31,13 +31,14 @@ def benchbench_metrics() -> list[MetricSpec]:
         ),
         MetricSpec(
             name="mode_coverage",
-            summary="Modes covered, fraction of high-quality samples (within 3 std of a mode) and KL of their "
-                    "mode histogram to uniform, on data with known modes",
+            summary="Modes covered (>= 20 high-quality samples) and reached (>= 1, VEEGAN / PacGAN's count), "
+                    "fraction of high-quality samples (within 3 std of a mode) and KL of their mode histogram "
+                    "to uniform, on data with known modes",
             factory=f"{_PACKAGE}.compute:evaluate_mode_coverage",
             params=(
                 Param("n", 2500, "at most this many samples (2,500 in VEEGAN and PacGAN)"),
                 Param("threshold", 3.0, "a sample is high quality within this many mode std of its nearest mode"),
-                Param("min_count", 20, "high-quality samples a mode needs to count as covered (PacGAN: 20 of 2,500)"),
+                Param("min_count", 20, "high-quality samples a mode needs to count as covered (modes_reached counts one)"),
             ),
             requires=Requirements(samples=True, min_samples=1),
         ),

@@ -15,7 +15,8 @@ Every number is about the data as stored (DESIGN.md, "Conventions that keep numb
   ``R^D`` does not define.
 * Bits/dim ``= -log P / (D ln 2)``, reported beside nats/example on data with levels.
 
-The score is the model's exact ``log_prob`` when it has one; else its importance-weighted bound
+The score is the model's ``log_prob`` when it has one (exact, or an ``estimate`` when the model says
+its normaliser is estimated, with how in the protocol); else its importance-weighted bound
 ``log_prob_bound(x, K)`` (Burda et al., 2016, "Importance weighted autoencoders"), K in the metric's
 name; else its ELBO, which is the same bound at K = 1 (hence ``nll_bound_k1``).
 """
@@ -78,6 +79,15 @@ def choose_score(model: Model, k: int) -> tuple[str, Callable[[torch.Tensor], to
     raise NotApplicable(f"{type(model).__name__} provides none of log_prob, log_prob_bound, elbo")
 
 
+def score_exactness(model: Model, capability: str, dequantization: str | None) -> str:
+    """``estimate`` when ``log_prob`` rests on an estimated normaliser (an energy-based model's log Z),
+    whatever else holds; else ``exact`` for an exact ``log_prob`` of the data as stored, ``bound``
+    for a bound or a dequantised density (module docstring)."""
+    if capability == "log_prob" and model.log_prob_exactness == "estimate":
+        return "estimate"
+    return "exact" if capability == "log_prob" and dequantization is None else "bound"
+
+
 @torch.no_grad()
 def score(fn: Batchwise, x: torch.Tensor, batch_size: int) -> dict[str, torch.Tensor]:
     """``fn`` over ``x`` batch by batch, each of its outputs ``(B,)``; returns ``(N,)`` float64 on the CPU."""
@@ -134,10 +144,11 @@ def evaluate_nll(context: EvalContext, k: int = 100, batch_size: int | None = No
     view, offset, dequantization = data_view(context)
     x = context.split(split)
     log_p = score(lambda b: {"log_p": log_prob(view(b))}, x, batch_size or context.batch_size)["log_p"] - offset
-    exact = capability == "log_prob" and dequantization is None
     suffix = "" if used_k is None else f"_bound_k{used_k}"
     protocol = {**base_protocol(context, split, len(x), dequantization), "score": capability, "k": used_k}
-    nll = nats_value(f"nll{suffix}", -log_p, "exact" if exact else "bound", protocol)
+    if capability == "log_prob":
+        protocol.update(context.model.log_prob_protocol())
+    nll = nats_value(f"nll{suffix}", -log_p, score_exactness(context.model, capability, dequantization), protocol)
     data = context.dataset
     return [nll] if data.levels is None else [nll, bits_per_dim_value(nll, f"bpd{suffix}", data.dim)]
 
