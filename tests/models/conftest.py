@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from benchbench import Dataset
+from benchbench_plugins.datasets.digits import make_digits
+
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -14,3 +17,9 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    """scikit-learn's digits with the splits every model test uses."""
+    return make_digits(split_seed=0, val_fraction=0.1, test_fraction=0.2)

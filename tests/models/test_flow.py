@@ -357,11 +357,6 @@ def gaussians() -> Dataset:
     return make_8gaussians(n_train=20_000, n_val=10, n_test=5_000, data_seed=0, std=0.2, radius=2.0)
 
 
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return make_digits(split_seed=0, val_fraction=0.1, test_fraction=0.2)
-
-
 def true_nll(data: Dataset) -> torch.Tensor:
     """-log p(x) of the test split under the data's own density, float64, per example."""
     return -torch.as_tensor(data.log_density(data.test.astype(np.float64)))

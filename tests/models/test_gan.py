@@ -22,7 +22,6 @@ from benchbench.engine.training import FitPlan, fit
 from benchbench.errors import Diverged
 from benchbench.nn import dequantize
 from benchbench.testing import check_model, tiny_datasets
-from benchbench_plugins.datasets.digits import make_digits
 from benchbench_plugins.datasets.toy2d import make_8gaussians
 from benchbench_plugins.metrics.clustering.compute import evaluate_mode_coverage
 from benchbench_plugins.models import gan as gan_plugin
@@ -63,11 +62,6 @@ def train(model: Model, data: Dataset, steps: int, batch_size: int = TOY_BATCH, 
 @pytest.fixture(scope="module")
 def gaussians8() -> Dataset:
     return make_8gaussians(n_train=5000, n_val=10, n_test=2500, data_seed=0, std=0.2, radius=2.0)
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return make_digits(split_seed=0, val_fraction=0.1, test_fraction=0.2)
 
 
 # ---- the gradient penalty --------------------------------------------------------------------------
