@@ -74,6 +74,15 @@ def gradient_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, clip: fl
     optimizer.step()
 
 
+def set_halving_lr(optimizer: torch.optim.Optimizer, step: int, half_life: int) -> None:
+    """Set each parameter group's learning rate to its initial one times ``0.5 ** (step / half_life)``
+    (``half_life`` 0: constant). The initial rate is kept in the group as ``base_lr``, so it is in
+    the optimiser's state_dict and a resumed fit continues the schedule."""
+    for group in optimizer.param_groups:
+        base = group.setdefault("base_lr", group["lr"])
+        group["lr"] = base * 0.5 ** (step / half_life) if half_life else base
+
+
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 mask ``(out, in)``: the building
     block of MADE (Germain et al. 2015) and of the MAF / IAF flows built on it."""

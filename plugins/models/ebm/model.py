@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from benchbench import Dataset, MetricValue, Model, ModelDiverged, mcmc
-from benchbench.nn import Critic, dequantize, gradient_step
+from benchbench.nn import Critic, dequantize, gradient_step, set_halving_lr
 
 from . import config as settings
 from .buffer import ReplayBuffer
@@ -113,9 +113,7 @@ class EnergyModel(Model):
         """One descent of the objective, the ``step``-th of the energy's training."""
         loss, report, energies = self.objective(x)
         self.check_energies(energies)
-        for group in self.opt.param_groups:
-            base = group.setdefault("base_lr", group["lr"])  # in the optimiser's state_dict: checkpointed
-            group["lr"] = base * 0.5 ** (step / self.lr_half_life) if self.lr_half_life else base
+        set_halving_lr(self.opt, step, self.lr_half_life)
         gradient_step(loss, self.opt)
         self.cached_log_z = None
         return {"loss": loss.item(), **report}

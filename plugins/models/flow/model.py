@@ -19,7 +19,7 @@ import math
 import torch
 
 from benchbench import CapabilityError, Dataset, Model
-from benchbench.nn import gradient_step, quantize, standard_normal_log_prob
+from benchbench.nn import gradient_step, quantize, set_halving_lr, standard_normal_log_prob
 
 from .autoregressive import made_flow
 from .bijections import Bijection, Chain, Logit
@@ -74,9 +74,7 @@ class Flow(Model):
     def descend(self, loss: torch.Tensor, opt: torch.optim.Optimizer, step: int, clip: float | None = None) -> None:
         """One Adam step on ``loss`` at the learning rate of the ``step``-th step of its phase,
         the gradient's norm clipped to ``clip`` when given."""
-        for group in opt.param_groups:
-            base = group.setdefault("base_lr", group["lr"])  # in the optimiser's state_dict: checkpointed
-            group["lr"] = base * 0.5 ** (step / self.lr_half_life) if self.lr_half_life else base
+        set_halving_lr(opt, step, self.lr_half_life)
         gradient_step(loss, opt, clip)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
