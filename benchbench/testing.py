@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .api.contract import checked_losses, checked_samples, checked_values
+from .api.contract import checked_losses, checked_values
 from .api.dataset import Dataset
 from .api.metric import EvalContext, MetricValue
 from .api.model import Model
 from .api.specs import DATA_KINDS, DatasetSpec, MetricSpec, ModelSpec
+from .engine.cell import draw_samples, labels_to_sample
 from .plugin.manager import make_plugin_manager
 from .plugin.registry import Registry, build_registry
 
@@ -61,23 +62,28 @@ def plugin_registry(plugins: Mapping[str, object] | None = None, *, installed: b
     return build_registry(manager)
 
 
-def eval_context(model: Model, dataset: Dataset, samples: int | torch.Tensor | None = 256, *, seed: int = 0,
-                 cache_dir: str | Path | None = None, device: str = "cpu", batch_size: int = 64) -> EvalContext:
+def eval_context(model: Model, dataset: Dataset, samples: int | torch.Tensor | None = 256, *,
+                 sample_labels: torch.Tensor | None = None, seed: int = 0, cache_dir: str | Path | None = None,
+                 device: str = "cpu", batch_size: int = 64) -> EvalContext:
     """The context a metric receives in a cell. ``samples`` is a count to draw from ``model`` (in
-    eval mode, seeded, as the host does), the samples themselves, or ``None``; ``cache_dir``
+    eval mode, seeded, as the host does), the samples themselves, or ``None``. ``sample_labels``
+    are the labels the samples are drawn (or were drawn) for; drawing a count without them, a
+    ``conditional`` model on labelled data gets the host's class-balanced labels. ``cache_dir``
     defaults to a fresh temporary folder."""
     model.eval()
     if isinstance(samples, int):
+        if sample_labels is None:
+            sample_labels = labels_to_sample(model, dataset, samples, seed, device)
         torch.manual_seed(seed)
-        with torch.no_grad():
-            samples = checked_samples(model.sample(samples), samples, dataset.shape, f"model {type(model).__name__}")
+        samples = draw_samples(model, samples, sample_labels, f"model {type(model).__name__}", dataset.shape)
     cache = Path(cache_dir) if cache_dir is not None else Path(tempfile.mkdtemp(prefix="benchbench-test-"))
-    return EvalContext(model, dataset, samples, device, seed, cache, batch_size=batch_size)
+    return EvalContext(model, dataset, samples, device, seed, cache, batch_size=batch_size, sample_labels=sample_labels)
 
 
 def check_model(spec: ModelSpec, dataset: Dataset, variant: str, steps: int = 2, **params: Any) -> Model:
-    """Build ``spec``'s ``variant`` on ``dataset``, take a few steps, sample, and call every
-    declared capability; returns the model. CapabilityError from the factory passes through."""
+    """Build ``spec``'s ``variant`` on ``dataset``, take a few steps, sample (with class-balanced
+    labels for a ``conditional`` model on labelled data, as the host), and call every declared
+    capability; returns the model. CapabilityError from the factory passes through."""
     where = f"model {spec.name!r} variant {variant!r} on {dataset.name!r}"
     model = spec.resolve()(dataset, variant=variant, **{**spec.defaults(), **spec.variants[variant], **params})
     assert isinstance(model, Model), f"{where}: factory returned {type(model).__name__}, not a benchbench.Model"
@@ -87,8 +93,7 @@ def check_model(spec: ModelSpec, dataset: Dataset, variant: str, steps: int = 2,
         losses = checked_losses(model.train_step(x, None), where)
         assert all(math.isfinite(v) for v in losses.values()), f"{where}: losses {losses}"
     model.eval()
-    with torch.no_grad():
-        samples = checked_samples(model.sample(5), 5, dataset.shape, where)
+    samples = draw_samples(model, 5, labels_to_sample(model, dataset, 5, 0, "cpu"), where, dataset.shape)
     assert torch.isfinite(samples).all(), f"{where}: non-finite samples"
     _check_capabilities(model, x[:4], where)
     return model

@@ -18,10 +18,13 @@ from benchbench.plugin.manager import make_plugin_manager
 from benchbench.plugin.registry import Registry, build_registry
 
 
-def blobs(n_train: int = 256, shift: float = 0.0) -> Dataset:
+def blobs(n_train: int = 256, shift: float = 0.0, classes: int = 0) -> Dataset:
+    """A Gaussian blob; with ``classes``, point i of each split is labelled ``i % classes``."""
     rng = np.random.default_rng(0)
     draw = lambda n: rng.normal(shift, 1.0, size=(n, 2))  # noqa: E731
-    return Dataset("blobs", draw(n_train), draw(64), draw(128), "continuous")
+    label = lambda n: np.arange(n) % classes if classes else None  # noqa: E731
+    return Dataset("blobs", draw(n_train), draw(64), draw(128), "continuous", train_labels=label(n_train),
+                   val_labels=label(64), test_labels=label(128), num_classes=classes or None)
 
 
 class Gaussian(benchbench.Model):
@@ -60,10 +63,32 @@ class Gaussian(benchbench.Model):
             return [MetricValue("network_evals_per_sample", 3.0, "lower", "evals/sample", "measured", {"sampler": "fake"})]
         return "three" if self.behaviour == "bad-sampling-values" else []  # type: ignore[return-value]
 
+    def sampling_protocol(self) -> dict:
+        return {"bad-sampling-protocol": "fast"}.get(self.behaviour, {})  # type: ignore[return-value]
+
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is not None:
+            raise RuntimeError("an unconditional model was given labels")
         samples = self.mean + torch.randn(n, 2, device=self.mean.device)
         return samples[:, :1] if self.behaviour == "bad-shape" else samples
+
+
+class ConditionalGaussian(Gaussian):
+    """Declares ``conditional`` and writes each sample's label into its first coordinate, so a test
+    reads off the saved samples which labels the model was given."""
+
+    capabilities = frozenset({"log_prob", "conditional"})
+
+    def sampling_protocol(self) -> dict:
+        return {"sampler": "fake-guided", "guidance": 2.0}
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        samples = super().sample(n)
+        if labels is not None:
+            samples[:, 0] = labels
+        return samples
 
 
 def build_gaussian(data: Dataset, variant: str = "ok", **params: float) -> Gaussian:
@@ -71,7 +96,7 @@ def build_gaussian(data: Dataset, variant: str = "ok", **params: float) -> Gauss
         raise KeyError("a bug in the plugin's factory")
     if variant == "picky":
         raise benchbench.CapabilityError("picky variant models nothing")
-    return Gaussian(variant, **params)
+    return (ConditionalGaussian if variant == "conditional" else Gaussian)(variant, **params)
 
 
 def mean_nll(context: benchbench.EvalContext, fail: bool = False) -> list[MetricValue]:
@@ -86,6 +111,14 @@ def sample_mean_gap(context: benchbench.EvalContext) -> list[MetricValue]:
     return [MetricValue("mean_gap", gap, "lower")]
 
 
+def label_match(context: benchbench.EvalContext) -> list[MetricValue]:
+    """Share of samples whose first coordinate is the label in ``context.sample_labels``."""
+    if context.sample_labels is None:
+        raise benchbench.NotApplicable("the samples were drawn without labels")
+    match = (context.samples[:, 0] == context.sample_labels.to(context.samples.dtype)).double().mean()
+    return [MetricValue("label_match", match, "higher")]
+
+
 def careless_metric(context: benchbench.EvalContext, returns: str = "float") -> object:
     """Breaks the metric contract in the ways plugin authors do (``returns``), or keeps it with a
     tensor value, which the host converts."""
@@ -97,13 +130,14 @@ def careless_metric(context: benchbench.EvalContext, returns: str = "float") -> 
 class RunnablePlugin:
     @benchbench.hookimpl
     def benchbench_datasets(self) -> list[DatasetSpec]:
-        return [DatasetSpec("blobs", "Gaussian blob", blobs, params=(Param("n_train", 256), Param("shift", 0.0)))]
+        return [DatasetSpec("blobs", "Gaussian blob", blobs,
+                            params=(Param("n_train", 256), Param("shift", 0.0), Param("classes", 0)))]
 
     @benchbench.hookimpl
     def benchbench_models(self) -> list[ModelSpec]:
         variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}, "broken": {}, "picky": {},
                     "tensor-loss": {}, "string-loss": {}, "bad-shape": {}, "hog": {}, "guard": {},
-                    "self-measuring": {}, "bad-sampling-values": {}}
+                    "self-measuring": {}, "bad-sampling-values": {}, "bad-sampling-protocol": {}, "conditional": {}}
         params = (Param("diverge_at", 5), Param("sleep", 0.0))
         return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants, params=params),
                 ModelSpec("binary-only", "models binary data only", build_gaussian, data_kinds=frozenset({"binary"}))]
@@ -114,6 +148,8 @@ class RunnablePlugin:
             MetricSpec("mean_nll", "test NLL", mean_nll, params=(Param("fail", False),), requires=Requirements(frozenset({"log_prob"}))),
             MetricSpec("mean_gap", "sample mean gap", sample_mean_gap, requires=Requirements(samples=True)),
             MetricSpec("needs_encode", "never applies here", mean_nll, requires=Requirements(frozenset({"encode"}))),
+            MetricSpec("label-match", "samples carry the labels the metric is given", label_match,
+                       requires=Requirements(samples=True)),
             MetricSpec("careless", "breaks the metric contract", careless_metric, requires=Requirements(samples=True),
                        params=(Param("returns", "float", choices=("float", "value", "tensor", "sideways")),)),
         ]

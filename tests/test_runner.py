@@ -243,19 +243,19 @@ def test_dynamic_binarisation_draws_a_new_binary_batch_each_step():
     import torch
 
     from benchbench import Dataset
-    from benchbench.engine.cell import _training_transform
+    from benchbench.engine.cell import training_transform
     from fakes import Gaussian
 
     grey = np.full((8, 1, 4, 4), 0.3)
     data = Dataset("d", grey, grey[:2].round(), grey[:2].round(), "binary", dynamic_binarization=True)
     discrete = Gaussian()
     discrete.density = "discrete"
-    transform = _training_transform(discrete, data)
+    transform = training_transform(discrete, data)
     generator = torch.Generator().manual_seed(0)
     a, b = (transform(torch.as_tensor(grey, dtype=torch.float32), generator) for _ in range(2))
     assert set(a.unique().tolist()) == {0.0, 1.0} and not torch.equal(a, b)
     assert abs(torch.cat([a, b]).mean().item() - 0.3) < 0.06
-    continuous = _training_transform(Gaussian(), data)(torch.as_tensor(grey, dtype=torch.float32), generator)
+    continuous = training_transform(Gaussian(), data)(torch.as_tensor(grey, dtype=torch.float32), generator)
     assert ((continuous >= 0) & (continuous < 1)).all() and len(continuous.unique()) > 2  # binarised, then dequantised
 
 
@@ -437,3 +437,76 @@ def test_environment_records_what_decides_floating_point(tmp_path):
     assert environment["torch_threads"] == torch.get_num_threads()
     assert environment["deterministic_algorithms"] is False
     assert environment["cpu_model"]
+
+
+# -------------------------------------------------------------------------------------------------
+# Conditional sampling, and how the samples were drawn in every number made from them
+# -------------------------------------------------------------------------------------------------
+
+
+def run_labelled(tmp_path, variant, classes=3):
+    """The fake suite on blobs with ``classes`` labels (0: none), and the label-match metric."""
+    suite = write_runnable_suite(tmp_path / "fake.toml", variant=variant, steps=3, extra='\n[[metrics]]\nname = "label-match"\n')
+    suite.write_text(suite.read_text().replace("shift = 2.0", f"shift = 2.0, classes = {classes}"))
+    return run_suite(suite, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(), progress=False,
+                     echo=lambda s: None)
+
+
+def test_balanced_labels_keep_every_prefix_balanced_and_follow_the_seed():
+    import torch
+
+    from benchbench.engine.cell import balanced_labels
+
+    labels = balanced_labels(100, 7, seed=3)
+    counts = torch.nn.functional.one_hot(labels, 7).cumsum(0)  # (100, 7): counts of each prefix
+    assert labels.dtype == torch.int64 and len(labels) == 100
+    assert int((counts.max(1).values - counts.min(1).values).max()) == 1
+    assert torch.equal(labels, balanced_labels(100, 7, seed=3)) and not torch.equal(labels, balanced_labels(100, 7, seed=4))
+
+
+def test_a_conditional_model_on_labelled_data_gets_balanced_labels_saved_and_seen_by_metrics(tmp_path):
+    import torch
+
+    outcome = run_labelled(tmp_path, "conditional")
+    cells, metrics = cells_of(outcome)
+    assert {c["status"] for c in cells} == {"ok"}
+    saved = sorted((outcome.run_dir / "samples").glob("*.labels.pt"))
+    assert len(saved) == 2
+    drawn = []
+    for path in saved:
+        labels = torch.load(path)
+        samples = torch.load(path.with_name(path.name.replace(".labels.pt", ".pt")))
+        counts = torch.bincount(labels, minlength=3)
+        assert labels.dtype == torch.int64 and counts.sum() == 64 and counts.max() - counts.min() <= 1
+        assert torch.equal(samples[:, 0], labels.to(torch.float32))  # the fake writes what it was given there
+        drawn.append(labels)
+    assert not torch.equal(*drawn)  # each seed its own order
+    assert [m["value"] for m in metrics if m["metric"] == "label_match"] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(("variant", "classes"), [("ok", 3), ("conditional", 0)], ids=["unconditional", "no-labels"])
+def test_without_a_conditional_model_and_labels_the_model_is_sampled_without_labels(tmp_path, variant, classes):
+    outcome = run_labelled(tmp_path, variant, classes)
+    cells, metrics = cells_of(outcome)
+    assert {c["status"] for c in cells} == {"ok"}  # the unconditional fake fails its cell if given labels
+    assert not list((outcome.run_dir / "samples").glob("*.labels.pt"))
+    match = [m for m in metrics if m["metric"] == "label-match"]
+    assert [m["status"] for m in match] == ["n/a", "n/a"] and "drawn without labels" in match[0]["error"]
+
+
+def test_how_samples_were_drawn_is_in_every_sample_number_and_no_likelihood(tmp_path):
+    _, metrics = cells_of(run_labelled(tmp_path, "conditional"))
+    by_name = {m["metric"]: m for m in metrics if m["seed"] == 0}
+    drawn = {"sampler": "fake-guided", "guidance": 2.0, "labels": "class-balanced"}
+    for name in ("mean_gap", "label_match", "samples_per_second"):
+        assert by_name[name]["protocol"]["sampling"] == drawn, name
+    assert "sampling" not in by_name["mean_nll"]["protocol"] and "sampling" not in by_name["fit_seconds"]["protocol"]
+    _, unconditional = cells_of(run(tmp_path / "plain"))
+    assert not any("sampling" in m["protocol"] for m in unconditional if m["status"] == "ok")  # nothing to say
+
+
+def test_a_sampling_protocol_that_is_not_a_dict_fails_the_cell_naming_the_plugin(tmp_path):
+    cells, _ = cells_of(run(tmp_path, variant="bad-sampling-protocol"))
+    assert {c["status"] for c in cells} == {"failed"}
+    assert ("model 'gaussian' from plugin 'fake' ((registered directly)): sampling_protocol() must return a dict "
+            "with string keys, got str 'fast'") in cells[0]["error"]

@@ -31,7 +31,11 @@ class MetricValue:
 
 @dataclass
 class EvalContext:
-    """Everything a metric may use in one cell. ``samples`` are drawn once per cell and shared."""
+    """Everything a metric may use in one cell. ``samples`` are drawn once per cell and shared.
+
+    ``sample_labels`` are the class labels the samples were drawn for, ``(N,)`` int64 on the cell's
+    device, when the model declares ``conditional`` and the data has labels (class-balanced, drawn
+    by the host); ``None`` for samples drawn unconditionally."""
 
     model: Model
     dataset: Dataset
@@ -40,6 +44,7 @@ class EvalContext:
     seed: int
     cache_dir: Path
     batch_size: int = 256
+    sample_labels: torch.Tensor | None = None
 
     def split(self, name: str = "test") -> torch.Tensor:
         """A split of the dataset as a float tensor on the cell's device."""

@@ -24,6 +24,16 @@ metrics then label every number from it ``estimate``, with ``log_prob_protocol()
 obtained) in their protocol. ``sampling_values()`` reports what the last ``sample`` call measured
 about itself (network evaluations per sample, an acceptance rate); the host records them beside
 samples per second.
+
+``sampling_protocol()`` says how ``sample`` draws (sampler, steps, spacing, eta, variance choice,
+clipping, EMA weights, guidance weight): the host records it as ``protocol["sampling"]`` of every
+number computed from the samples (the values of metrics that require samples, samples per second,
+the ``sampling_values()`` rows), so two numbers from differently drawn samples never look alike.
+
+A ``conditional`` model on data with labels is sampled as ``sample(n, labels)`` with class-balanced
+labels (``(n,)`` int64 on its device; metrics see them as ``EvalContext.sample_labels``); any other
+model, or data without labels, as ``sample(n)``. A variant that cannot sample without labels is
+refused by its factory (``CapabilityError``) on data without them.
 """
 
 from __future__ import annotations
@@ -59,13 +69,19 @@ class Model(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """``n`` samples in data space, shaped like the data, on the model's device."""
+        """``n`` samples in data space, shaped like the data, on the model's device; ``labels``
+        ``(n,)`` int64, the class of each sample, only for a ``conditional`` model on labelled data."""
         raise NotImplementedError
 
     def log_prob_protocol(self) -> dict[str, Any]:
         """How ``log_prob`` was computed when that is not by a closed form (e.g. the normaliser's
         grid or AIS chains): merged into the protocol of every likelihood number. Call after
         training; it may compute and cache what it reports."""
+        return {}
+
+    def sampling_protocol(self) -> dict[str, Any]:
+        """How ``sample`` draws, for the protocol of every number computed from the samples
+        (sampler, steps, guidance weight, EMA...): JSON-able, string keys. Empty by default."""
         return {}
 
     def sampling_values(self) -> list[MetricValue]:

@@ -3,6 +3,11 @@
 A plain function of its :class:`CellJob` returning plain JSON-able records; it catches its own
 exceptions into ``failed``, ``diverged`` or ``timeout`` records, so any executor can run it and
 only the driver writes the results store.
+
+Samples are drawn once and shared by every metric. A ``conditional`` model on labelled data is
+given class-balanced labels (:func:`labels_to_sample`), saved beside the samples and handed to the
+metrics; how the samples were drawn (the model's ``sampling_protocol()``) goes into the protocol of
+every number computed from them.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 import torch
 
 from .. import __version__
-from ..api.contract import checked_samples, checked_values
+from ..api.contract import checked_samples, checked_values, describe
 from ..api.dataset import Dataset
 from ..api.metric import EvalContext, MetricValue
 from ..api.model import Model
@@ -132,22 +137,25 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     x = torch.as_tensor(dataset.train, device=job.device)
     y = None if dataset.train_labels is None else torch.as_tensor(dataset.train_labels, device=job.device)
     plan = FitPlan(cell.model.budget, cell.model.batch_size, _checkpoint_path(job), job.checkpoint_every,
-                   deadline, job.progress, _training_transform(model, dataset), where=model_where(job.model))
+                   deadline, job.progress, training_transform(model, dataset), where=model_where(job.model))
     report = fit(model, x, y, plan, seed=cell.seed)
     summary.update(steps=report.steps, final_losses=report.losses, resumed_from_step=report.resumed_from)
     timings["fit_seconds"] = report.seconds
     model.eval()
-    samples = _sample(job, model, dataset.shape, timings)  # always: sampling throughput is a result in itself
-    records += _cost_records(report, timings, job.device, job.samples, memory_method)
-    records += _sampling_records(job, model)
-    context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size)
+    labels = labels_to_sample(model, dataset, job.samples, cell.seed, job.device)
+    samples = _sample(job, model, labels, dataset.shape, timings)  # always: sampling throughput is a result in itself
+    sampling = _sampling_protocol(job, model, labels)
+    records += _cost_records(report, timings, job.device, job.samples, memory_method, sampling)
+    records += _sampling_records(job, model, sampling)
+    context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size,
+                          sample_labels=labels)
     started = time.perf_counter()
     for entry, provided in job.metrics:
-        records += _evaluate(entry, provided, context)
+        records += _evaluate(entry, provided, context, sampling)
     timings["metric_seconds"] = time.perf_counter() - started
 
 
-def _training_transform(model: Model, dataset: Dataset) -> Any:
+def training_transform(model: Model, dataset: Dataset) -> Any:
     """What the host does to each training batch: a new binarisation for dynamically binarised
     data, then dequantisation for a continuous density, as the likelihood metrics evaluate it."""
     binarize, levels = dataset.dynamic_binarization, dataset.levels if model.density == "continuous" else None
@@ -169,22 +177,46 @@ def _safe(cell_id: str) -> str:
     return cell_id.replace("/", "__")
 
 
-def _sample(job: CellJob, model: Model, shape: tuple[int, ...], timings: dict) -> torch.Tensor:
+def balanced_labels(n: int, num_classes: int, seed: int) -> torch.Tensor:
+    """``n`` int64 labels in blocks of ``num_classes`` that each hold every class once, in an order
+    shuffled by ``seed``: every prefix (the first 64 in the image grid, say) is balanced to within one."""
+    generator = torch.Generator().manual_seed(seed)
+    blocks = torch.rand(-(-n // num_classes), num_classes, generator=generator).argsort(1)  # (ceil(n / C), C)
+    return blocks.flatten()[:n]
+
+
+def labels_to_sample(model: Model, dataset: Dataset, n: int, seed: int, device: str) -> torch.Tensor | None:
+    """The labels a cell draws its ``n`` samples for: class-balanced, on ``device``, when the model
+    declares ``conditional`` and the data has labels; else None, and the model is sampled unconditionally."""
+    if not (model.supports("conditional") and dataset.has_labels and dataset.num_classes):
+        return None
+    return balanced_labels(n, dataset.num_classes, seed).to(device)
+
+
+def draw_samples(model: Model, n: int, labels: torch.Tensor | None, where: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """``sample(n, labels)`` for labels, else ``sample(n)``, under no_grad, checked against the contract."""
+    with torch.no_grad():
+        samples = model.sample(n) if labels is None else model.sample(n, labels)
+    return checked_samples(samples, n, shape, where)
+
+
+def _sample(job: CellJob, model: Model, labels: torch.Tensor | None, shape: tuple[int, ...], timings: dict) -> torch.Tensor:
     seed_everything(job.cell.seed + 1_000_003)
     start = time.perf_counter()
-    with torch.no_grad():
-        samples = checked_samples(model.sample(job.samples), job.samples, shape, model_where(job.model))
+    samples = draw_samples(model, job.samples, labels, model_where(job.model), shape)
     _synchronize(job.device)
     timings["sample_seconds"] = time.perf_counter() - start
-    _save_samples(samples, job.run_dir / "samples" / _safe(job.cell.cell_id))
+    _save_samples(samples, labels, job.run_dir / "samples" / _safe(job.cell.cell_id))
     return samples
 
 
-def _save_samples(samples: torch.Tensor, stem: Path) -> None:
-    """All samples as a tensor file; for images also an 8 x 8 grid to look at."""
+def _save_samples(samples: torch.Tensor, labels: torch.Tensor | None, stem: Path) -> None:
+    """All samples as a tensor file, their labels beside them; for images also an 8 x 8 grid to look at."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     samples = samples.detach().cpu().to(torch.float32)
     torch.save(samples, stem.parent / f"{stem.name}.pt")
+    if labels is not None:
+        torch.save(labels.cpu(), stem.parent / f"{stem.name}.labels.pt")
     if samples.dim() == 4 and samples.shape[1] in (1, 3):
         image_grid(samples[:64]).save(stem.parent / f"{stem.name}.png")
 
@@ -203,7 +235,19 @@ def image_grid(images: torch.Tensor, columns: int = 8) -> Any:
     return Image.fromarray(pixels)
 
 
-def _evaluate(entry: MetricEntry, provided: Provided, context: EvalContext) -> list[dict[str, Any]]:
+def _sampling_protocol(job: CellJob, model: Model, labels: torch.Tensor | None) -> dict[str, Any]:
+    """How the cell's samples were drawn: the model's ``sampling_protocol()``, and for which labels."""
+    protocol = model.sampling_protocol()
+    if not isinstance(protocol, dict) or not all(isinstance(k, str) for k in protocol):
+        raise ContractError(f"{model_where(job.model)}: sampling_protocol() must return a dict with string keys, "
+                            f"got {describe(protocol)}")
+    return protocol if labels is None else {**protocol, "labels": "class-balanced"}
+
+
+def _evaluate(entry: MetricEntry, provided: Provided, context: EvalContext,
+              sampling: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run one metric into records; ``sampling`` (how the samples were drawn) goes into the protocol
+    of each value of a metric that requires samples."""
     spec = provided.spec
     base = {"kind": "metric", "metric_spec": spec.name, "metric_plugin": provided.plugin, "metric_distribution": provided.origin,
             "metric_version": spec.version, "metric_params": entry.params}
@@ -222,13 +266,15 @@ def _evaluate(entry: MetricEntry, provided: Provided, context: EvalContext) -> l
         return [{**base, "metric": spec.name, "status": "failed", "error": f"{spec.name}: {type(error).__name__}: {error}",
                  "traceback": traceback.format_exc(), "value": None}]
     seconds = time.perf_counter() - start
-    return [_value_record(base, v, seconds) for v in values]
+    sampling = sampling if spec.requires.samples else None
+    return [_value_record(base, v, seconds, sampling) for v in values]
 
 
-def _value_record(base: dict[str, Any], v: MetricValue, seconds: float) -> dict[str, Any]:
+def _value_record(base: dict[str, Any], v: MetricValue, seconds: float,
+                  sampling: dict[str, Any] | None = None) -> dict[str, Any]:
     finite = v.value is not None and math.isfinite(v.value)
     return {**base, "metric": v.name, "value": float(v.value) if finite else None, "direction": v.direction,
-            "unit": v.unit, "exactness": v.exactness, "protocol": v.protocol, "seconds": seconds,
+            "unit": v.unit, "exactness": v.exactness, "protocol": _with_sampling(v.protocol, sampling), "seconds": seconds,
             "status": "ok" if finite else "failed", "error": None if finite else f"{v.name} is not finite ({v.value})"}
 
 
@@ -251,7 +297,13 @@ def unmet(requires: Requirements, context: EvalContext) -> str:
     return ""
 
 
-def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memory_method: str) -> list[dict[str, Any]]:
+def _with_sampling(protocol: dict[str, Any], sampling: dict[str, Any] | None) -> dict[str, Any]:
+    """``protocol`` with how the samples were drawn under ``"sampling"``, when there is anything to say."""
+    return {**protocol, "sampling": sampling} if sampling else protocol
+
+
+def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memory_method: str,
+                  sampling: dict[str, Any]) -> list[dict[str, Any]]:
     values = {
         "fit_seconds": report.seconds,
         "train_steps_per_second": report.steps / report.seconds if report.seconds > 0 else None,
@@ -259,7 +311,7 @@ def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memor
     }
     if "sample_seconds" in timings and timings["sample_seconds"] > 0:
         values["samples_per_second"] = n_samples / timings["sample_seconds"]
-    protocols = {"peak_memory_mb": {"method": memory_method}}
+    protocols = {"peak_memory_mb": {"method": memory_method}, "samples_per_second": _with_sampling({}, sampling)}
     return [{"kind": "metric", "metric": name, "value": value, "direction": COST_METRICS[name][0], "unit": COST_METRICS[name][1],
              "exactness": "measured", "protocol": protocols.get(name, {}), "status": "ok", "error": None,
              "metric_spec": "(runner)", "metric_plugin": "(runner)", "metric_distribution": f"benchbench {__version__}",
@@ -267,9 +319,10 @@ def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memor
             for name, value in values.items() if value is not None]
 
 
-def _sampling_records(job: CellJob, model: Model) -> list[dict[str, Any]]:
+def _sampling_records(job: CellJob, model: Model, sampling: dict[str, Any]) -> list[dict[str, Any]]:
     """What the model measured about its own sampling (network evaluations per sample, an acceptance
-    rate), as cost rows beside samples per second; a broken report is the model's ``failed`` row."""
+    rate), as cost rows beside samples per second, with how it sampled; a broken report is the
+    model's ``failed`` row."""
     base = {"kind": "metric", "metric_spec": "(sampler)", "metric_plugin": job.model.plugin,
             "metric_distribution": job.model.origin, "metric_version": job.model.spec.version}
     try:
@@ -279,7 +332,7 @@ def _sampling_records(job: CellJob, model: Model) -> list[dict[str, Any]]:
         values = checked_values(values, f"{model_where(job.model)}: sampling_values()")
     except ContractError as error:
         return [{**base, "metric": "sampling_values", "status": "failed", "error": str(error), "value": None}]
-    return [_value_record(base, v, 0.0) for v in values]
+    return [_value_record(base, v, 0.0, sampling) for v in values]
 
 
 def _synchronize(device: str) -> None:

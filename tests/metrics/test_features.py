@@ -1,4 +1,4 @@
-"""Feature metrics (FID, KID, IS, precision/recall, feature MMD, class KL) against independent
+"""Feature metrics (FID, KID, IS, precision/recall, feature MMD, class KL, conditional accuracy) against independent
 computations on the same inputs: closed forms, 40-digit arithmetic, scipy's sqrtm formula, direct
 numpy estimators, and torch-fidelity called directly with the same extractor.
 
@@ -25,11 +25,13 @@ import scipy.special
 import torch
 import torch_fidelity
 from scipy import stats
+from sklearn.metrics import accuracy_score
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 
 import benchbench
 from benchbench import Dataset, EvalContext, NotApplicable
 from benchbench.engine.cell import unmet
+from benchbench.testing import eval_context
 from benchbench_plugins.datasets.digits import make_digits, make_digits_binary
 from benchbench_plugins.metrics import features
 from benchbench_plugins.metrics.features import classifier, compute, extract
@@ -404,16 +406,16 @@ def test_fid_with_fewer_samples_than_feature_dimensions_is_flagged_biased(digits
 
 def test_specs_match_the_functions_and_need_samples():
     specs = {spec.name: spec for spec in features.benchbench_metrics()}
-    assert set(specs) == {"fid", "kid", "inception-score", "precision-recall", "feature-mmd", "class-kl"}
+    assert set(specs) == {"fid", "kid", "inception-score", "precision-recall", "feature-mmd", "class-kl",
+                          "conditional_accuracy"}
     shared = {name: p.default for name, p in inspect.signature(extract.compare).parameters.items()
               if name not in ("context", "needs_logits")}
+    fixed = {"class-kl": ("extractor", "weights"), "conditional_accuracy": ("extractor", "weights", "split")}
     for spec in specs.values():
-        assert spec.requires.samples and spec.requires.min_samples == 2
+        assert spec.requires.samples and spec.requires.min_samples == (1 if spec.name == "conditional_accuracy" else 2)
         own = {name: p.default for name, p in list(inspect.signature(spec.resolve()).parameters.items())[1:]
                if p.kind is p.POSITIONAL_OR_KEYWORD}
-        expected = {**own, **shared}
-        if spec.name == "class-kl":
-            expected = {k: v for k, v in expected.items() if k not in ("extractor", "weights")}
+        expected = {k: v for k, v in {**own, **shared}.items() if k not in fixed.get(spec.name, ())}
         assert spec.defaults() == expected, spec.name
 
 
@@ -490,3 +492,68 @@ def test_data_without_pinned_weights_gets_a_local_classifier_labelled_as_such(tm
     trained = classifier.trained_classifier(other, tmp_path, classifier.TrainingPlan(epochs=1), "cpu")
     assert trained.source == "local"
     assert trained.protocol()["extractor"] == f"classifier[local:{trained.weights_sha256[:16]}]"
+
+
+# ---- conditional accuracy ------------------------------------------------------------------------
+
+
+class ImagesOfTheClass(benchbench.Model):
+    """A stand-in conditional model: each sample is a real test image of the class it is asked for,
+    or, with ``ignore_labels``, of any class."""
+
+    capabilities = frozenset({"conditional"})
+
+    def __init__(self, data: Dataset, ignore_labels: bool = False):
+        super().__init__()
+        self.images, self.labels = torch.as_tensor(data.test), torch.as_tensor(data.test_labels)
+        self.ignore_labels = ignore_labels
+
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.ignore_labels:
+            return self.images[torch.randint(len(self.images), (n,))]
+        pools = [torch.nonzero(self.labels == k).flatten() for k in labels.tolist()]
+        return self.images[torch.stack([pool[torch.randint(len(pool), ())] for pool in pools])]
+
+
+def conditional_accuracy(ctx: EvalContext) -> benchbench.MetricValue:
+    (value,) = compute.evaluate_conditional_accuracy(ctx, **OPTIONS)
+    return value
+
+
+def test_conditional_accuracy_is_sklearns_accuracy_and_reaches_the_classifiers_own(digits, cache):
+    ctx = eval_context(ImagesOfTheClass(digits), digits, 500, cache_dir=cache)
+    counts = torch.bincount(ctx.sample_labels, minlength=10)
+    assert ctx.sample_labels.dtype == torch.int64 and counts.max() - counts.min() <= 1  # the host's balanced labels
+    value = conditional_accuracy(ctx)
+    predictions = extract.compare(ctx, **OPTIONS).generated.features["logits"].argmax(1)
+    assert value.value == pytest.approx(accuracy_score(ctx.sample_labels.numpy(), predictions.numpy()), abs=1e-12)
+    trained = classifier.trained_classifier(digits, cache, classifier.TrainingPlan(epochs=EPOCHS), "cpu")
+    print(f"\nconditional accuracy {value.value:.3f}, classifier's test accuracy {trained.test_accuracy:.3f}")
+    assert (value.name, value.direction, value.exactness) == ("conditional_accuracy_classifier", "higher", "estimate")
+    assert value.protocol["reference_accuracy"] == trained.test_accuracy and value.protocol["chance"] == 0.1
+    assert value.protocol["extractor"] == trained.protocol()["extractor"] and value.protocol["n_generated"] == 500
+    assert abs(value.value - trained.test_accuracy) < 0.04
+
+
+def test_samples_that_ignore_their_labels_score_chance(digits, cache):
+    value = conditional_accuracy(eval_context(ImagesOfTheClass(digits, ignore_labels=True), digits, 500,
+                                              cache_dir=cache))
+    assert abs(value.value - 0.1) < 0.05
+
+
+def test_conditional_accuracy_needs_a_conditional_model_and_labelled_samples(digits, cache):
+    from benchbench.engine.cell import _evaluate
+    from benchbench.engine.suite import MetricEntry
+    from benchbench.plugin.registry import Provided
+
+    (spec,) = [s for s in features.benchbench_metrics() if s.name == "conditional_accuracy"]
+    (record,) = _evaluate(MetricEntry(spec.name, spec.defaults()), Provided(spec, "features", "benchbench"),
+                          context(digits, digits.test, cache))
+    assert record["status"] == "n/a" and "does not provide conditional" in record["error"]
+    unlabelled = eval_context(ImagesOfTheClass(digits), digits, torch.as_tensor(digits.test), cache_dir=cache)
+    with pytest.raises(NotApplicable, match="drawn without labels"):
+        compute.evaluate_conditional_accuracy(unlabelled, **OPTIONS)
+    labelled = eval_context(ImagesOfTheClass(digits), digits, 30, cache_dir=cache)
+    labelled.sample_labels = labelled.sample_labels[:20]
+    with pytest.raises(ValueError, match="20 sample labels for 30 samples"):
+        compute.evaluate_conditional_accuracy(labelled, **OPTIONS)

@@ -125,7 +125,7 @@ def test_the_wgan_gp_critic_loss_adds_lambda_times_the_mean_penalty_lambda_10_on
     data = Dataset("images", np.random.default_rng(0).random((16, 1, 4, 4)), np.zeros((2, 1, 4, 4)),
                    np.zeros((2, 1, 4, 4)), "continuous")
     model = spec_build(data, "wgan-gp")
-    assert model.penalty == 10.0 and model.protocol()["penalty"] == 10.0
+    assert model.penalty == 10.0 and model.sampling_protocol()["penalty"] == 10.0
     w = torch.full((1, 4, 4), 0.5)  # ||w|| = 2: penalty 10 · (2 − 1)² = 10 for every interpolate
     model.critic = LinearCritic(w)
     real, fake = torch.rand(8, 1, 4, 4), torch.rand(8, 1, 4, 4)
@@ -304,7 +304,7 @@ def test_every_variant_keeps_the_contract_and_encodes(variant, kind):
         k = samples * (data.levels - 1)
         assert torch.equal(k, k.round()) and samples.min() >= 0 and samples.max() <= 1
     value = model.sampling_values()[0]
-    assert value.name == "network_evals_per_sample" and value.protocol["critic_updates"] == 2
+    assert value.name == "network_evals_per_sample" and model.sampling_protocol()["critic_updates"] == 2
 
 
 def test_variants_get_their_objectives_and_optimisers():

@@ -1,5 +1,6 @@
 """Feature-space metrics of image samples through torch-fidelity: FID, KID, Inception Score,
-precision/recall, feature-space MMD and the class histogram under a domain classifier.
+precision/recall, feature-space MMD, and the class histogram and conditional accuracy of the samples
+under a domain classifier.
 
 Each metric names its feature extractor in its result (``fid_classifier``, ``fid_inception``):
 
@@ -18,12 +19,12 @@ import benchbench
 from benchbench import MetricSpec, Param, Requirements
 
 _COMPUTE = "benchbench_plugins.metrics.features.compute"
-_SOURCE = (
-    Param("split", "test", "the reference split", choices=("train", "val", "test")),
+_PASS = (
     Param("batch_size", 64, "images per batch of the feature pass"),
     Param("classifier_epochs", 15, "training epochs of the domain classifier (part of its cache key)"),
     Param("classifier_seed", 0, "seed of the domain classifier's initialisation and batches (part of its cache key)"),
 )
+_SOURCE = (Param("split", "test", "the reference split", choices=("train", "val", "test")), *_PASS)
 _EXTRACTOR = (
     Param("extractor", "classifier", "feature extractor: the harness's domain classifier or Inception-v3",
           choices=("classifier", "inception")),
@@ -31,6 +32,7 @@ _EXTRACTOR = (
     *_SOURCE,
 )
 _IMAGES = Requirements(samples=True, min_samples=2)
+_CONDITIONAL = Requirements(frozenset({"conditional"}), samples=True, labels=True, min_samples=1)
 
 
 def _spec(name: str, summary: str, factory: str, *params: Param, extractor: bool = True) -> MetricSpec:
@@ -57,4 +59,6 @@ def benchbench_metrics() -> list[MetricSpec]:
               Param("permutations", 200, "permutations for the p-value; 0 skips it")),
         _spec("class-kl", "KL divergence from uniform of the domain classifier's class histogram of the samples",
               "evaluate_class_kl", extractor=False),
+        MetricSpec("conditional_accuracy", "Domain classifier's accuracy at predicting the labels the samples were "
+                   "drawn for", f"{_COMPUTE}:evaluate_conditional_accuracy", params=_PASS, requires=_CONDITIONAL),
     ]

@@ -24,6 +24,11 @@ side cached) and ends in torch-fidelity's own code where it has it:
   domain classifier's predicted classes over the samples: 0 when every class is generated
   equally often, ``log K`` when one class only (mode collapse). The reference split's own value
   is in the protocol: real data is not exactly balanced either.
+* **Conditional accuracy**: the share of samples that the domain classifier assigns to the class
+  they were drawn for (``EvalContext.sample_labels``), as in the classification accuracy scores of
+  conditional GANs (e.g. Odena et al., 2017, "Conditional image synthesis with auxiliary classifier
+  GANs"). Higher is better; chance is 1/K, and the classifier's own accuracy on the real test
+  split (``reference_accuracy``) is the ceiling a model matching the data reaches.
 
 Every value's protocol carries the extractor (and the classifier's test accuracy), N generated, N
 reference, the reference split and the image conversion.
@@ -39,7 +44,7 @@ from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
-from benchbench import EvalContext, MetricValue
+from benchbench import EvalContext, MetricValue, NotApplicable
 from benchbench_plugins.metrics.two_sample.compute import SCALES, median_bandwidth, mixture_kernel, mmd2_unbiased, \
     permutation_p_value, random_labellings, squared_distances, subsample
 
@@ -205,3 +210,24 @@ def evaluate_class_kl(context: EvalContext, **options: Any) -> list[MetricValue]
     protocol = {"histogram": [round(float(h), 6) for h in histogram], "max": math.log(len(histogram)),
                 "reference_kl": kl_to_uniform(class_histogram(reference))}
     return [_value("class_kl", comparison, kl_to_uniform(histogram), "lower", protocol, unit="nats")]
+
+
+# ---- conditional accuracy under the domain classifier --------------------------------------------
+
+
+def label_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of the examples whose most probable class under ``logits`` ``(N, K)`` is their label ``(N,)``."""
+    if len(logits) != len(labels):
+        raise ValueError(f"{len(labels)} sample labels for {len(logits)} samples")
+    return float((logits.argmax(1) == labels.cpu()).double().mean())
+
+
+def evaluate_conditional_accuracy(context: EvalContext, **options: Any) -> list[MetricValue]:
+    if context.sample_labels is None:
+        raise NotApplicable("the samples were drawn without labels: the model is not conditional, "
+                            "or the data has no labels")
+    comparison = compare(context, extractor="classifier", **options)
+    accuracy = label_accuracy(comparison.generated.features["logits"], context.sample_labels)
+    protocol = {"reference_accuracy": comparison.extractor.protocol["classifier_test_accuracy"],
+                "chance": 1 / context.dataset.num_classes}
+    return [_value("conditional_accuracy", comparison, accuracy, "higher", protocol)]

@@ -149,12 +149,15 @@ class EnergyModel(Model):
         states = torch.cat([x for x, _ in runs]) if runs else self.support.noise(0)
         return self.support.to_data(states)
 
+    def sampling_protocol(self) -> dict[str, Any]:
+        return self.sampler.protocol()
+
     def sampling_values(self) -> list[MetricValue]:
         """Energy-gradient evaluations per sample and, for MALA, the acceptance rate of the last ``sample``."""
         if not self.last_sampling:
             return []
         n = sum(m for m, _ in self.last_sampling)
-        protocol = {**self.sampler.protocol(), "n": n}
+        protocol = {"n": n}
         evals = self.last_sampling[0][1].gradient_evals  # the same for every chain
         values = [MetricValue("energy_gradient_evals_per_sample", float(evals), "lower", "evals/sample", "measured",
                               protocol)]

@@ -181,13 +181,14 @@ class GAN(Model):
         """The critic's penultimate features, ``(B, hidden)``."""
         return self.critic.features(x)
 
-    def protocol(self) -> dict[str, Any]:
-        """How the sampler was trained, beyond the cell's steps (which count critic updates)."""
+    def sampling_protocol(self) -> dict[str, Any]:
+        """One generator pass, and how the generator was trained beyond the cell's steps (which count
+        critic updates)."""
         return {"sampler": "generator", "critic_updates": int(self.critic_updates),
                 "generator_steps": int(self.generator_steps)}
 
     def sampling_values(self) -> list[MetricValue]:
-        return [MetricValue("network_evals_per_sample", 1.0, "lower", "evals/sample", "measured", self.protocol())]
+        return [MetricValue("network_evals_per_sample", 1.0, "lower", "evals/sample", "measured")]
 
 
 class NonSaturatingGAN(GAN):
@@ -280,8 +281,8 @@ class GradientPenaltyWGAN(WassersteinGAN):
         penalty = self.penalty * gradient_penalty(self.critic, interpolate(real[0], fake[0])).mean()
         return loss + penalty, {**values, "penalty": penalty.item()}
 
-    def protocol(self) -> dict[str, Any]:
-        return {**super().protocol(), "penalty": self.penalty}
+    def sampling_protocol(self) -> dict[str, Any]:
+        return {**super().sampling_protocol(), "penalty": self.penalty}
 
 
 class BiGAN(NonSaturatingGAN):
