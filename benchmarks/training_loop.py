@@ -8,8 +8,8 @@ calls ``train_step``. We report steps per second of both, their ratio (harness /
 
 With ``--suite``, each variant is built with the parameters of its first entry in that suite that
 runs on ``--dataset`` (the quick suite's settings: a GAN's one generator pass per sample against
-an EBM's Langevin chain), and the energy-gradient evaluations per sample that a model reports are
-printed beside its samples per second.
+an EBM's Langevin chain, a diffusion model's 1,000 steps), and the network evaluations per sample
+that a model reports are printed beside its samples per second.
 
     python benchmarks/training_loop.py [--steps 200] [--repeats 3] [--samples 500] [--only made,vae]
     python benchmarks/training_loop.py --suite suites/quick.toml --families gan,ebm [--dataset 8gaussians]
@@ -34,7 +34,9 @@ VARIANTS = [("independent", "default"), ("autoregressive", "fvsbn"), ("autoregre
             ("autoregressive", "rnn"), ("autoregressive", "pixelcnn"), ("vae", "vae"), ("vae", "iwae"), ("vae", "hvae"),
             ("vae", "conv-vae"), ("flow", "realnvp"), ("flow", "maf"), ("flow", "iaf"),
             ("gan", "ns-gan"), ("gan", "f-gan"), ("gan", "wgan"), ("gan", "wgan-gp"), ("gan", "bigan"),
-            ("ebm", "cd"), ("ebm", "score-matching"), ("ebm", "nce")]
+            ("ebm", "cd"), ("ebm", "score-matching"), ("ebm", "nce"),
+            ("score", "ncsn"), ("score", "ssm"), ("score", "sde-ve"), ("score", "sde-vp"),
+            ("diffusion", "ddpm"), ("diffusion", "ddim")]
 
 
 def plain_loop(model, x: torch.Tensor, steps: int, batch_size: int) -> float:
@@ -76,7 +78,7 @@ def main() -> None:
     print(f"{args.dataset} train {tuple(x.shape)}, {args.steps} steps of {args.batch_size}, median of {args.repeats}, "
           f"torch threads {torch.get_num_threads()}\n")
     print("| model | variant | plain steps/s | harness steps/s | time ratio harness/plain | samples/s "
-          "| gradient evals/sample |\n|---|---|---|---|---|---|---|")
+          "| network evals/sample |\n|---|---|---|---|---|---|---|")
     for plugin, variant in VARIANTS:
         if (args.only and variant not in args.only.split(",")) or (args.families and plugin not in args.families.split(",")):
             continue
@@ -100,7 +102,7 @@ def main() -> None:
         with torch.no_grad():
             model.sample(args.samples)
         rate = args.samples / (time.perf_counter() - start)
-        evals = {v.name: v.value for v in model.sampling_values()}.get("energy_gradient_evals_per_sample", "")
+        evals = next((f"{v.value:g}" for v in model.sampling_values() if v.name.endswith("_evals_per_sample")), "")
         print(f"| {plugin} | {variant} | {statistics.median(plain):.1f} | {statistics.median(harness):.1f} "
               f"| {statistics.median(ratios):.3f} | {rate:.0f} | {evals} |")
 

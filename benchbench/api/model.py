@@ -74,8 +74,9 @@ class Model(nn.Module):
         raise NotImplementedError
 
     def log_prob_protocol(self) -> dict[str, Any]:
-        """How ``log_prob`` was computed when that is not by a closed form (e.g. the normaliser's
-        grid or AIS chains): merged into the protocol of every likelihood number. Call after
+        """How ``log_prob`` or the bound was computed when that is not by a closed form (the
+        normaliser's grid or AIS chains, a diffusion bound's terms): merged into the protocol of
+        every likelihood number. Call after
         training; it may compute and cache what it reports."""
         return {}
 

@@ -145,9 +145,8 @@ def evaluate_nll(context: EvalContext, k: int = 100, batch_size: int | None = No
     x = context.split(split)
     log_p = score(lambda b: {"log_p": log_prob(view(b))}, x, batch_size or context.batch_size)["log_p"] - offset
     suffix = "" if used_k is None else f"_bound_k{used_k}"
-    protocol = {**base_protocol(context, split, len(x), dequantization), "score": capability, "k": used_k}
-    if capability == "log_prob":
-        protocol.update(context.model.log_prob_protocol())
+    protocol = {**base_protocol(context, split, len(x), dequantization), "score": capability, "k": used_k,
+                **context.model.log_prob_protocol()}
     nll = nats_value(f"nll{suffix}", -log_p, score_exactness(context.model, capability, dequantization), protocol)
     data = context.dataset
     return [nll] if data.levels is None else [nll, bits_per_dim_value(nll, f"bpd{suffix}", data.dim)]
@@ -171,7 +170,7 @@ def evaluate_elbo(context: EvalContext, batch_size: int | None = None, split: st
     scored = score(parts, x, batch_size or context.batch_size)
     if "elbo" not in scored:
         raise ValueError(f"{type(model).__name__}.elbo() returned no 'elbo'; it must return {{'elbo': (B,), ...}}")
-    protocol = base_protocol(context, split, len(x), dequantization)
+    protocol = {**base_protocol(context, split, len(x), dequantization), **model.log_prob_protocol()}
     values = [nats_value("neg_elbo", offset - scored["elbo"], "bound", protocol)]
     if "reconstruction" in scored:
         values.append(nats_value("elbo_reconstruction_nll", offset - scored["reconstruction"], "estimate", protocol))

@@ -16,7 +16,8 @@
   its trace exact by one more backward pass per dimension (``exact``), or **sliced** (Song et al.
   2019, the variance-reduced SSM-VR): ``tr ∇s = E_v[vᵀ ∇s v]`` for random ``v`` with
   ``E[v vᵀ] = I`` (Rademacher or Gaussian), one Hessian-vector product per projection, the ``½‖s‖²``
-  kept exact.
+  kept exact; written once for any score in :mod:`benchbench.score_matching`, called here with
+  ``s = −∇E``.
 * **Noise-contrastive estimation** (Gutmann & Hyvärinen 2010, 2012): with ``log p_θ = −E − c``,
   ``c`` learned, noise ``q`` and ``ν`` noise samples per data point, logistic regression of data
   against noise on ``G = log p_θ − log q − log ν``:
@@ -34,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-PROJECTIONS = ("rademacher", "gaussian")
+from benchbench import score_matching
 
 
 def contrastive_divergence(e_data: torch.Tensor, e_model: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -62,24 +63,12 @@ def exact_score_matching(energy: nn.Module, x: torch.Tensor) -> tuple[torch.Tens
     return -trace + 0.5 * (flat**2).sum(1), e
 
 
-def projection_vectors(like: torch.Tensor, kind: str) -> torch.Tensor:
-    """Random ``v`` shaped like ``like`` with ``E[v vᵀ] = I``: ±1 (Rademacher) or standard normal."""
-    if kind == "rademacher":
-        return torch.randint(0, 2, like.shape, device=like.device).to(like.dtype) * 2 - 1
-    return torch.randn_like(like)
-
-
 def sliced_score_matching(energy: nn.Module, x: torch.Tensor, projections: int, kind: str = "rademacher"
                           ) -> tuple[torch.Tensor, torch.Tensor]:
     """SSM-VR's ``−vᵀ ∇²E v + ½‖∇E‖²`` per example ``(B,)``, averaged over ``projections`` vectors,
-    and ``E(x)``."""
+    and ``E(x)``: :func:`benchbench.score_matching.sliced_score_matching` of the score ``−∇E``."""
     x, e, grad = energy_and_grad(energy, x)
-    curvature = torch.zeros_like(e)
-    for _ in range(projections):
-        v = projection_vectors(x, kind)
-        (hv,) = torch.autograd.grad((grad * v).sum(), x, create_graph=True)  # ∇²E v
-        curvature = curvature + (hv * v).flatten(1).sum(1)
-    return -curvature / projections + 0.5 * (grad.flatten(1) ** 2).sum(1), e
+    return score_matching.sliced_score_matching(x, -grad, projections, kind), e
 
 
 def noise_contrastive(log_model_data: torch.Tensor, log_noise_data: torch.Tensor, log_model_noise: torch.Tensor,
