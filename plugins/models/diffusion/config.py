@@ -7,11 +7,12 @@ here say why they are what they are. :func:`checked` turns a suite's parameters 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from benchbench import CapabilityError, Dataset
+from benchbench import Dataset
 from benchbench.denoisers import NETWORKS, unet_problem
+from benchbench.settings import bounds_problem, checked_config
 
 from .sampling import Sampling
 
@@ -64,14 +65,8 @@ NON_NEGATIVE = ("attention_resolution", "grad_clip", "bound_timesteps")
 
 def range_problem(config: Config) -> str:
     """What is wrong with a number on its own, or ''."""
-    for name in AT_LEAST_ONE:
-        if getattr(config, name) < 1:
-            return f"{name} must be at least 1, got {getattr(config, name)}"
-    for name in NON_NEGATIVE:
-        if getattr(config, name) < 0:
-            return f"{name} must not be negative, got {getattr(config, name)}"
-    if not config.lr > 0:
-        return f"lr must be positive, got {config.lr}"
+    if problem := bounds_problem(config, positive=("lr",), at_least_one=AT_LEAST_ONE, non_negative=NON_NEGATIVE):
+        return problem
     for name in ("dropout", "ema_decay", "p_uncond"):
         if not 0 <= getattr(config, name) < 1:
             return f"{name} must lie in [0, 1), got {getattr(config, name)}"
@@ -118,14 +113,5 @@ def data_problem(config: Config, data: Dataset, variant: str) -> str:
 
 def checked(label: str, data: Dataset, variant: str, params: dict[str, Any]) -> Config:
     """The :class:`Config` of ``params``, or a CapabilityError naming what is wrong."""
-    if variant not in VARIANTS:
-        raise CapabilityError(f"{label}: unknown variant; available: {', '.join(VARIANTS)}")
-    known = {f.name for f in fields(Config)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise CapabilityError(f"{label}: unknown parameter {', '.join(unknown)}; available: {', '.join(sorted(known))}")
-    config = Config(**params)
-    problem = range_problem(config) or schedule_problem(config) or data_problem(config, data, variant)
-    if problem:
-        raise CapabilityError(f"{label}: {problem}")
-    return config
+    return checked_config(label, Config, VARIANTS, variant, params,
+                          lambda c: range_problem(c) or schedule_problem(c) or data_problem(c, data, variant))

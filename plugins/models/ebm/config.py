@@ -7,12 +7,13 @@ here say why they are what they are. :func:`checked` turns a suite's parameters 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from benchbench import CapabilityError, Dataset
+from benchbench import Dataset
+from benchbench.settings import bounds_problem, checked_config
 
 VARIANTS = ("cd", "score-matching", "nce")
 CHOICES = {
@@ -78,15 +79,8 @@ NON_NEGATIVE = ("lr_half_life", "alpha", "grid_margin", "noise_steps")
 
 def value_problem(config: Config, variant: str) -> str:
     """What is wrong with one setting on its own, or ''."""
-    for name in POSITIVE:
-        if not getattr(config, name) > 0:
-            return f"{name} must be positive, got {getattr(config, name)}"
-    for name in AT_LEAST_ONE:
-        if getattr(config, name) < 1:
-            return f"{name} must be at least 1, got {getattr(config, name)}"
-    for name in NON_NEGATIVE:
-        if getattr(config, name) < 0:
-            return f"{name} must not be negative, got {getattr(config, name)}"
+    if problem := bounds_problem(config, positive=POSITIVE, at_least_one=AT_LEAST_ONE, non_negative=NON_NEGATIVE):
+        return problem
     if config.noise_scale is not None and config.noise_scale < 0:
         return f"noise_scale must be None (sqrt(2 step_size)) or non-negative, got {config.noise_scale}"
     if not 0 <= config.reinit <= 1:
@@ -120,14 +114,5 @@ def grid_problem(config: Config, data: Dataset) -> str:
 
 def checked(label: str, data: Dataset, variant: str, params: dict[str, Any]) -> Config:
     """The :class:`Config` of ``params``, or a CapabilityError naming what is wrong."""
-    if variant not in VARIANTS:
-        raise CapabilityError(f"{label}: unknown variant; available: {', '.join(VARIANTS)}")
-    known = {f.name for f in fields(Config)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise CapabilityError(f"{label}: unknown parameter {', '.join(unknown)}; available: {', '.join(sorted(known))}")
-    config = Config(**params)
-    problem = value_problem(config, variant) or grid_problem(config, data)
-    if problem:
-        raise CapabilityError(f"{label}: {problem}")
-    return config
+    return checked_config(label, Config, VARIANTS, variant, params,
+                          lambda c: value_problem(c, variant) or grid_problem(c, data))

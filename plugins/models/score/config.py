@@ -7,12 +7,13 @@ here say why they are what they are. :func:`checked` turns a suite's parameters 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from benchbench import CapabilityError, Dataset
+from benchbench import Dataset
 from benchbench.denoisers import NETWORKS, unet_problem
 from benchbench.score_matching import PROJECTIONS
+from benchbench.settings import bounds_problem, checked_config
 
 from .samplers import PREDICTORS
 
@@ -95,15 +96,8 @@ NON_NEGATIVE = ("attention_resolution", "corrector_steps", "beta_min")
 
 def range_problem(config: Config) -> str:
     """What is wrong with one number on its own, or ''."""
-    for name in POSITIVE:
-        if not getattr(config, name) > 0:
-            return f"{name} must be positive, got {getattr(config, name)}"
-    for name in AT_LEAST_ONE:
-        if getattr(config, name) < 1:
-            return f"{name} must be at least 1, got {getattr(config, name)}"
-    for name in NON_NEGATIVE:
-        if getattr(config, name) < 0:
-            return f"{name} must not be negative, got {getattr(config, name)}"
+    if problem := bounds_problem(config, positive=POSITIVE, at_least_one=AT_LEAST_ONE, non_negative=NON_NEGATIVE):
+        return problem
     if config.max_noise_levels < 2:
         return f"max_noise_levels must be at least 2, got {config.max_noise_levels}"
     if not 0 <= config.dropout < 1:
@@ -152,15 +146,6 @@ def network_problem(config: Config, data: Dataset) -> str:
 
 def checked(label: str, data: Dataset, variant: str, params: dict[str, Any]) -> Config:
     """The :class:`Config` of ``params``, or a CapabilityError naming what is wrong."""
-    if variant not in VARIANTS:
-        raise CapabilityError(f"{label}: unknown variant; available: {', '.join(VARIANTS)}")
-    known = {f.name for f in fields(Config)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise CapabilityError(f"{label}: unknown parameter {', '.join(unknown)}; available: {', '.join(sorted(known))}")
-    config = Config(**params)
-    problem = (range_problem(config) or order_problem(config) or choice_problem(config, variant)
-               or network_problem(config, data))
-    if problem:
-        raise CapabilityError(f"{label}: {problem}")
-    return config
+    return checked_config(label, Config, VARIANTS, variant, params,
+                          lambda c: (range_problem(c) or order_problem(c) or choice_problem(c, variant)
+                          or network_problem(c, data)))
