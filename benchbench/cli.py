@@ -144,13 +144,19 @@ def show(ctx: click.Context, name: str, no_build: bool) -> None:
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-def leaderboard(run_dir: Path) -> None:
-    """Rebuild RUN_DIR's tidy table and leaderboards from its records."""
-    from .results.leaderboard import to_markdown, write_leaderboard
+@click.option("--metrics", metavar="a,b", help="Columns to show instead of the headline ones: metric names "
+              "(fid[classifier]) or quantities (fid).")
+def leaderboard(run_dir: Path, metrics: str | None) -> None:
+    """Rebuild RUN_DIR's tables from its records and print one wide table per dataset."""
+    from .results.leaderboard import write_leaderboard
+    from .results.store import read_records
+    from .results.wide import render_text, wide_tables
 
     if not (run_dir / "cells.jsonl").is_file():
         raise UsageError(f"{run_dir}: no cells.jsonl; expected a run folder made by `bench run`")
-    click.echo(to_markdown(write_leaderboard(run_dir)))
+    write_leaderboard(run_dir)
+    chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    click.echo(render_text(wide_tables(read_records(run_dir)[0], chosen)))
 
 
 @cli.command()

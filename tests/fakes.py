@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 import benchbench
-from benchbench import Dataset, DatasetSpec, MetricSpec, MetricValue, ModelSpec, Param, Requirements
+from benchbench import Dataset, DatasetSpec, MetricSpec, MetricValue, ModelSpec, Param, Requirements, ValueSpec
 from benchbench.plugin.manager import make_plugin_manager
 from benchbench.plugin.registry import Registry, build_registry
 
@@ -127,6 +127,15 @@ def careless_metric(context: benchbench.EvalContext, returns: str = "float") -> 
             "tensor": [MetricValue("careless", gap, "lower")], "sideways": [MetricValue("careless", 1.0, "sideways")]}[returns]
 
 
+def declared_gap(context: benchbench.EvalContext, space: str = "data", name: str = "") -> list[MetricValue]:
+    """The sample mean gap under a declared name (``gap[{space}]``), or under ``name`` when given."""
+    gap = (context.samples.mean(0) - context.split("test").mean(0)).norm().item()
+    return [MetricValue(name or f"gap[{space}]", gap, "lower", "units"), MetricValue("gap_rank_d3", 1.0, "higher", "rank")]
+
+
+DECLARED = (ValueSpec("gap[{space}]", "lower", "units", headline=True), ValueSpec("gap_rank_d{d}", "higher", "rank"))
+
+
 class RunnablePlugin:
     @benchbench.hookimpl
     def benchbench_datasets(self) -> list[DatasetSpec]:
@@ -152,6 +161,10 @@ class RunnablePlugin:
                        requires=Requirements(samples=True)),
             MetricSpec("careless", "breaks the metric contract", careless_metric, requires=Requirements(samples=True),
                        params=(Param("returns", "float", choices=("float", "value", "tensor", "sideways")),)),
+            MetricSpec("declared", "declares its values", declared_gap, requires=Requirements(samples=True),
+                       params=(Param("space", "data"), Param("name", "")), values=DECLARED),
+            MetricSpec("declared_encode", "declares its values, never applies here", declared_gap,
+                       requires=Requirements(frozenset({"encode"})), params=(Param("space", "latent"),), values=DECLARED),
         ]
 
 

@@ -16,7 +16,7 @@ from scipy import stats
 import benchbench.cli
 from benchbench.errors import UsageError
 from benchbench.results.compare import compare, read_leaderboard, regressions, render
-from benchbench.results.leaderboard import leaderboard, to_markdown
+from benchbench.results.leaderboard import leaderboard
 
 HEADER = ["dataset", "model", "variant", "metric", "mean", "std", "ci95", "n_seeds", "direction", "rank", "status"]
 COMPARE_COLUMNS = ["dataset", "model", "variant", "metric", "direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict", "reason", "cost"]
@@ -94,7 +94,6 @@ def test_one_seed_has_no_spread(records) -> None:
     assert pd.isna(baseline["std"]) and pd.isna(baseline["ci95"])
     (line,) = [r for r in csv.DictReader(io.StringIO(board.to_csv(index=False))) if r["model"] == "baseline" and r["metric"] == "nll"]
     assert (line["std"], line["ci95"]) == ("", "")
-    assert "| 8gaussians | baseline | default | nll | 2 |  |  | 1 | lower |" in to_markdown(board)
 
 
 def test_status_counts_how_seeds_ended(records) -> None:
@@ -221,15 +220,15 @@ def test_floating_point_noise_is_the_same() -> None:
 
 def test_rows_whose_protocols_differ_in_what_defines_them_are_not_compared() -> None:
     pinned = "extractor=classifier[pinned:7eccffe9f4da5c2f]; n_generated=2000; sem=0.1"
-    a = board({"model": "m", "metric": "fid_classifier", "mean": 2.1, "protocol": pinned, **SEEDED},
+    a = board({"model": "m", "metric": "fid[classifier]", "mean": 2.1, "protocol": pinned, **SEEDED},
               {"model": "m", "mean": 1.0, "protocol": "k=100; sem=0.1", **SEEDED})
-    b = board({"model": "m", "metric": "fid_classifier", "mean": 2.0,
+    b = board({"model": "m", "metric": "fid[classifier]", "mean": 2.0,
                "protocol": pinned.replace("pinned:7eccffe9f4da5c2f", "local:0123456789abcdef")},
               {"model": "m", "mean": 1.0, "protocol": "k=10; sem=0.1"})
     table = compare(a, b)[0]
-    assert verdicts(table) == {("m", "fid_classifier"): "not comparable", ("m", "nll"): "not comparable"}
+    assert verdicts(table) == {("m", "fid[classifier]"): "not comparable", ("m", "nll"): "not comparable"}
     reasons = dict(zip(table["metric"], table["reason"]))
-    assert reasons["fid_classifier"] == "protocol differs in extractor: classifier[pinned:7eccffe9f4da5c2f] vs classifier[local:0123456789abcdef]"
+    assert reasons["fid[classifier]"] == "protocol differs in extractor: classifier[pinned:7eccffe9f4da5c2f] vs classifier[local:0123456789abcdef]"
     assert reasons["nll"] == "protocol differs in k: 100 vs 10"
     assert len(regressions(table)) == 2
 
@@ -378,3 +377,33 @@ def test_read_leaderboard_rejects_non_csv(tmp_path) -> None:
     empty.write_text("")
     with pytest.raises(UsageError, match="not a readable CSV leaderboard"):
         read_leaderboard(empty)
+
+
+def test_leaderboards_made_before_the_renames_still_compare() -> None:
+    old = board({"model": "m", "metric": "fid_classifier", "mean": 2.0, **SEEDED},
+                {"model": "m", "metric": "nmi_random_projection_d8", "mean": 0.3, "direction": "higher", **SEEDED},
+                {"model": "m", "metric": "inception-score", "mean": math.nan, "status": "n/a", "n_seeds": 0})
+    new = board({"model": "m", "metric": "fid[classifier]", "mean": 2.0},
+                {"model": "m", "metric": "nmi[random_projection_d8]", "mean": 0.3, "direction": "higher"},
+                {"model": "m", "metric": "inception_score[classifier]", "mean": math.nan, "status": "n/a", "n_seeds": 0})
+    table = compare(old, new)[0]
+    got = verdicts(table)
+    assert got[("m", "fid[classifier]")] == got[("m", "nmi[random_projection_d8]")] == "same"
+    # an n/a once recorded under the spec's name: nothing was lost, so no regression
+    assert got[("m", "inception_score")] == "gone from B" and len(regressions(table)) == 0
+
+
+def test_a_value_absent_from_b_is_still_a_regression() -> None:
+    table = compare(board({"model": "m", "mean": 1.0, **SEEDED}), board({"model": "other", "mean": 1.0}))[0]
+    assert verdicts(table)[("m", "nll")] == "missing in B" and len(regressions(table)) == 1
+
+
+def test_a_suite_naming_a_renamed_metric_is_told_the_new_name(write_suite, fake_registry) -> None:
+    from benchbench.engine.suite import load_suite
+    from benchbench.errors import SuiteError
+
+    path = write_suite('[suite]\nname = "s"\n[[datasets]]\nname = "8gaussians"\n[[models]]\nfamily = "vae"\n'
+                       'budget = { steps = 1 }\n[[metrics]]\nname = "precision-recall"\n')
+    with pytest.raises(SuiteError, match="metrics\\[0\\].name: expected a metric name, found 'precision-recall'. "
+                                         "'precision-recall' was renamed 'precision_recall'"):
+        load_suite(path, fake_registry)

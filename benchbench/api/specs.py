@@ -9,6 +9,8 @@ torch.
 from __future__ import annotations
 
 import importlib
+import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -107,12 +109,68 @@ class Requirements:
 
 
 @dataclass(frozen=True)
+class ValueSpec:
+    """One number a metric produces, declared so that the host names an ``n/a`` exactly as it would
+    name the value, and lays leaderboards out, without running the metric.
+
+    ``name`` is a template filled from the metric entry's parameters (``"fid[{extractor}]"``); the
+    part in brackets says what defines the number beyond its quantity (the feature extractor, the
+    representation clustered). A field that is no parameter (``"nmi[random_projection_d{d}]"``,
+    ``d`` set by the model) matches any text, and such a value gets no ``n/a`` record of its own.
+    ``column`` (default: the name) is the wide tables' column, when several values are one quantity
+    (the exact ``nll`` and the bound ``nll_bound_k{k}``, the bound marked there); ``headline`` values
+    are the wide tables' default columns; a ``reference`` value does not depend on the model (the
+    clustering of a random projection of the data), so the wide tables show it once per dataset.
+    """
+
+    name: str
+    direction: Direction
+    unit: str
+    headline: bool = False
+    column: str = ""
+    reference: bool = False
+
+    def fields(self) -> list[str]:
+        return [field for _, field, _, _ in string.Formatter().parse(self.name) if field is not None]
+
+    def concrete(self, params: Mapping[str, Any]) -> str | None:
+        """The name under these parameters, or None when a field is not a parameter."""
+        if not all(f in params for f in self.fields()):
+            return None
+        return self.name.format(**params)
+
+    def matches(self, name: str, params: Mapping[str, Any]) -> bool:
+        """Whether a produced value's ``name`` is this declaration under these parameters."""
+        pattern = "".join(re.escape(text) + ("" if field is None else
+                                               re.escape(str(params[field])) if field in params else ".+?")
+                          for text, field, _, _ in string.Formatter().parse(self.name))
+        return re.fullmatch(pattern, name) is not None
+
+    def column_name(self, name: str, params: Mapping[str, Any]) -> str:
+        """The wide tables' column of a value named ``name`` under these parameters."""
+        if not self.column:
+            return name
+        try:
+            return self.column.format(**params)
+        except KeyError:
+            return self.column
+
+
+@dataclass(frozen=True)
 class MetricSpec(_Spec):
     """A metric group. The factory is called as ``factory(context, **params)`` and returns a list
     of :class:`benchbench.MetricValue`; each value names its own direction.
+
+    ``values`` declares the numbers it produces (:class:`ValueSpec`); a metric that declares none
+    has its ``n/a`` recorded under the spec's own name and no headline columns.
     """
 
     requires: Requirements = Requirements()
+    values: tuple[ValueSpec, ...] = ()
+
+    def declared(self, name: str, params: Mapping[str, Any]) -> ValueSpec | None:
+        """The declaration a produced value of this name answers to, if any."""
+        return next((v for v in self.values if v.matches(name, params)), None)
 
 
 @dataclass(frozen=True)
@@ -129,6 +187,13 @@ def spec_problem(spec: ModelSpec | MetricSpec | DatasetSpec) -> str:
         if not spec.variants:
             return "declares no variants; give at least one, e.g. {'default': {}}"
     elif isinstance(spec, MetricSpec):
+        for value in spec.values:
+            if value.direction not in DIRECTIONS:
+                return f"value {value.name!r} has direction {value.direction!r}; expected one of {', '.join(sorted(DIRECTIONS))}"
+            try:
+                value.fields()
+            except ValueError as error:
+                return f"value name {value.name!r} is not a valid template: {error}"
         declared = {"requires.data_kinds": (spec.requires.data_kinds, DATA_KINDS),
                     "requires.capabilities": (spec.requires.capabilities | spec.requires.any_capabilities, CAPABILITIES)}
     else:

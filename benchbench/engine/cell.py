@@ -30,20 +30,21 @@ from ..api.contract import checked_samples, checked_values, describe
 from ..api.dataset import Dataset
 from ..api.metric import EvalContext, MetricValue
 from ..api.model import Model
-from ..api.specs import DatasetSpec, Requirements
+from ..api.specs import DatasetSpec, MetricSpec, Requirements, ValueSpec
 from ..errors import CellTimeout, ContractError, Diverged, NotApplicable
 from ..nn import dequantize
 from ..plugin.registry import Provided
+from .density_grid import density_grid, save_density_grid
 from .environment import seed_everything
 from .memory import peak_mb, reset_peak
 from .suite import Cell, MetricEntry
 from .training import FitPlan, fit
 
 COST_METRICS = {
-    "fit_seconds": ("lower", "s"),
-    "train_steps_per_second": ("higher", "steps/s"),
-    "samples_per_second": ("higher", "samples/s"),
-    "peak_memory_mb": ("lower", "MiB"),
+    "fit_seconds": ValueSpec("fit_seconds", "lower", "s", headline=True),
+    "train_steps_per_second": ValueSpec("train_steps_per_second", "higher", "steps/s"),
+    "samples_per_second": ValueSpec("samples_per_second", "higher", "samples/s", headline=True),
+    "peak_memory_mb": ValueSpec("peak_memory_mb", "lower", "MiB"),
 }
 
 
@@ -123,8 +124,8 @@ def run_cell(job: CellJob, dataset: Dataset | None = None) -> list[dict[str, Any
     except Exception as error:  # the cell is recorded as failed and the run goes on
         summary.update(status="failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
     timings["wall_seconds"] = time.perf_counter() - t0
-    if summary["status"] == "ok" and any(r["status"] == "failed" for r in records):
-        summary.update(status="failed", error="; ".join(r["error"] for r in records if r["status"] == "failed"))
+    if summary["status"] == "ok" and any(r.get("status") == "failed" for r in records):
+        summary.update(status="failed", error="; ".join(r["error"] for r in records if r.get("status") == "failed"))
     return [_stamp(job, r) for r in records] + [_stamp(job, {"kind": "cell", **summary, **timings})]
 
 
@@ -140,11 +141,15 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
                    deadline, job.progress, training_transform(model, dataset), where=model_where(job.model))
     report = fit(model, x, y, plan, seed=cell.seed)
     summary.update(steps=report.steps, final_losses=report.losses, resumed_from_step=report.resumed_from)
+    records.append({"kind": "curve", **report.curve})
     timings["fit_seconds"] = report.seconds
     model.eval()
     labels = labels_to_sample(model, dataset, job.samples, cell.seed, job.device)
     samples = _sample(job, model, labels, dataset.shape, timings)  # always: sampling throughput is a result in itself
     sampling = _sampling_protocol(job, model, labels)
+    grid = density_grid(model, dataset, job.device, cell.model.batch_size)
+    if grid is not None:
+        save_density_grid(grid, job.run_dir / "samples" / _safe(cell.cell_id))
     records += _cost_records(report, timings, job.device, job.samples, memory_method, sampling)
     records += _sampling_records(job, model, sampling)
     context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size,
@@ -251,15 +256,16 @@ def _evaluate(entry: MetricEntry, provided: Provided, context: EvalContext,
     spec = provided.spec
     base = {"kind": "metric", "metric_spec": spec.name, "metric_plugin": provided.plugin, "metric_distribution": provided.origin,
             "metric_version": spec.version, "metric_params": entry.params}
+    params = {**spec.defaults(), **entry.params}
     reason = unmet(spec.requires, context)
     if reason:
-        return [{**base, "metric": spec.name, "status": "n/a", "error": reason, "value": None}]
+        return _not_applicable(base, spec, params, reason)
     seed_everything(context.seed + 2_000_003)
     start = time.perf_counter()
     try:
         values = checked_values(spec.resolve()(context, **entry.params), f"metric {spec.name!r} from {provided}")
     except NotApplicable as error:
-        return [{**base, "metric": spec.name, "status": "n/a", "error": str(error), "value": None}]
+        return _not_applicable(base, spec, params, str(error))
     except CellTimeout:
         raise
     except Exception as error:
@@ -267,7 +273,39 @@ def _evaluate(entry: MetricEntry, provided: Provided, context: EvalContext,
                  "traceback": traceback.format_exc(), "value": None}]
     seconds = time.perf_counter() - start
     sampling = sampling if spec.requires.samples else None
-    return [_value_record(base, v, seconds, sampling) for v in values]
+    return [_declared_record(base, spec, params, v, seconds, sampling) for v in values]
+
+
+def _not_applicable(base: dict[str, Any], spec: MetricSpec, params: dict[str, Any], reason: str) -> list[dict[str, Any]]:
+    """An ``n/a`` under each name the metric declares (the spec's own name when it declares none), so
+    a metric that does not apply is recorded under the names its values would have."""
+    declared = [(v, v.concrete(params)) for v in spec.values]
+    named = [(v, name) for v, name in declared if name is not None]
+    if not named:
+        return [{**base, "metric": spec.name, "status": "n/a", "error": reason, "value": None}]
+    return [{**base, "metric": name, "status": "n/a", "error": reason, "value": None, "direction": v.direction,
+             "unit": v.unit, **_layout(v, name, params)} for v, name in named]
+
+
+def _declared_record(base: dict[str, Any], spec: MetricSpec, params: dict[str, Any], v: MetricValue, seconds: float,
+                     sampling: dict[str, Any] | None) -> dict[str, Any]:
+    """The value's record with its declaration's layout; a value its spec does not declare is that
+    value's ``failed`` (a declaration names it, or an ``n/a`` would be recorded under another name)."""
+    record = _value_record(base, v, seconds, sampling)
+    if not spec.values:
+        return record
+    declared = spec.declared(v.name, params)
+    if declared is None:
+        names = ", ".join(repr(d.name) for d in spec.values)
+        return {**record, "value": None, "status": "failed",
+                "error": f"metric {spec.name!r} returned {v.name!r}, which its spec does not declare (declared: {names})"}
+    return {**record, **_layout(declared, v.name, params)}
+
+
+def _layout(declared: ValueSpec, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Where the value ``name`` goes in the wide tables: its column, and whether it is shown by default."""
+    layout = {"headline": declared.headline, "column": declared.column_name(name, params)}
+    return {**layout, "reference": True} if declared.reference else layout
 
 
 def _value_record(base: dict[str, Any], v: MetricValue, seconds: float,
@@ -312,10 +350,10 @@ def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memor
     if "sample_seconds" in timings and timings["sample_seconds"] > 0:
         values["samples_per_second"] = n_samples / timings["sample_seconds"]
     protocols = {"peak_memory_mb": {"method": memory_method}, "samples_per_second": _with_sampling({}, sampling)}
-    return [{"kind": "metric", "metric": name, "value": value, "direction": COST_METRICS[name][0], "unit": COST_METRICS[name][1],
-             "exactness": "measured", "protocol": protocols.get(name, {}), "status": "ok", "error": None,
-             "metric_spec": "(runner)", "metric_plugin": "(runner)", "metric_distribution": f"benchbench {__version__}",
-             "metric_version": "1"}
+    return [{"kind": "metric", "metric": name, "value": value, "direction": COST_METRICS[name].direction,
+             "unit": COST_METRICS[name].unit, "exactness": "measured", "protocol": protocols.get(name, {}), "status": "ok",
+             "error": None, "metric_spec": "(runner)", "metric_plugin": "(runner)", "metric_distribution": f"benchbench {__version__}",
+             "metric_version": "1", **_layout(COST_METRICS[name], name, {})}
             for name, value in values.items() if value is not None]
 
 

@@ -22,7 +22,9 @@ from ..api.dataset import Dataset
 from ..errors import CapabilityError, PluginError, ResultsError, UsageError
 from ..plugin.registry import Registry, build_registry
 from ..plugin.manager import make_plugin_manager
-from ..results.leaderboard import to_markdown, write_leaderboard
+from ..results.leaderboard import write_leaderboard
+from ..results.store import read_records
+from ..results.wide import render_text, wide_tables
 from ..results.store import RunStore
 from .cell import CellJob, build_model, load_dataset
 from .environment import describe, deterministic_algorithms, resolve_device
@@ -161,7 +163,7 @@ def run_suite(
         clock.append(time.perf_counter())
     finally:
         store.close()
-    echo(f"\n{to_markdown(board)}\nResults: {run_dir}")
+    echo(f"\n{render_text(wide_tables(read_records(run_dir)[0]))}\n\nResults: {run_dir} (every number: leaderboard.csv)")
     for failure in failures:
         echo(f"FAILED {failure['cell_id']}: {failure['status']}: {failure['error']}")
     seconds = dict(zip(["preflight", "cells", "leaderboard"], [b - a for a, b in zip(clock, clock[1:])]))
@@ -212,7 +214,7 @@ def _run_cells(store: RunStore, suite: Suite, registry: Registry, executor: Loca
         echo(f"[{i}/{len(cells)}] {summary['cell_id']}: {summary['status']} ({summary['wall_seconds']:.1f} s)")
         if summary["status"] != "ok":
             failures.append(summary)
-        _announce(registry, summary, records[:-1], echo)
+        _announce(registry, summary, [r for r in records if r.get("kind") == "metric"], echo)
     return failures
 
 

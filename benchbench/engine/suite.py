@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SuiteError, suggest
+from ..results.names import RENAMED_METRICS
 
 SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every", "deterministic"}
 DATASET_KEYS = {"name", "params"}
@@ -331,6 +332,8 @@ def _metrics(r: _Reader, value: Any, registry: Any) -> tuple[MetricEntry, ...]:
     for i, table in enumerate(r.tables(value, "metrics", METRIC_KEYS)):
         path = f"metrics[{i}]"
         name = r.get(table, "name", path, str)
+        if name in RENAMED_METRICS:
+            raise r.fail(f"{path}.name", "a metric name", name, f"{name!r} was renamed {RENAMED_METRICS[name]!r}")
         spec = registry.metric(name, f"{r.file}: {path}.name")
         entries.append(MetricEntry(name, _params(r, table, path, spec)))
     _unique(r, "metrics", [(e.name, json.dumps(e.params, sort_keys=True)) for e in entries])

@@ -1,7 +1,7 @@
 """The one training loop every model family goes through.
 
 It owns batching, the budget (steps, epochs or seconds), the progress bar, the divergence guard,
-checkpoints and timing; the model owns only ``train_step``. A checkpoint holds the model, its
+checkpoints, timing and the training curve (:mod:`.curves`); the model owns only ``train_step``. A checkpoint holds the model, its
 optimisers, the step, the RNG states and the epoch's batch order, so a resumed fit continues
 exactly where an interrupted one stopped.
 """
@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from ..api.contract import checked_losses
 from ..api.model import Model
 from ..errors import CapabilityError, CellTimeout, Diverged, ModelDiverged
+from .curves import LossCurve
 from .suite import Budget
 
 
@@ -30,6 +31,7 @@ class FitReport:
     seconds: float
     losses: dict[str, float]
     resumed_from: int = 0
+    curve: dict = field(default_factory=dict)  # LossCurve.result(): steps, windowed mean losses, window
 
 
 @dataclass
@@ -60,6 +62,7 @@ class _State:
     def __init__(self, n: int, generator: torch.Generator):
         self.step, self.elapsed, self.n, self.generator = 0, 0.0, n, generator
         self.order = torch.empty(0, dtype=torch.long)
+        self.curve = LossCurve()
 
     def next_indices(self, batch_size: int) -> torch.Tensor:
         steps_per_epoch = math.ceil(self.n / batch_size)
@@ -94,6 +97,7 @@ def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, se
             state.step += 1
             if not all(math.isfinite(v) for v in losses.values()):
                 raise Diverged(state.step, losses)
+            state.curve.add(state.step, losses)
             state.elapsed = time.perf_counter() - start
             _advance(bar, state, total, losses)
             if plan.checkpoint is not None and state.step % plan.checkpoint_every == 0:
@@ -103,7 +107,7 @@ def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, se
     state.elapsed = time.perf_counter() - start
     if plan.checkpoint is not None:
         save_checkpoint(model, state, plan.checkpoint, done=True)
-    return FitReport(state.step, state.elapsed, losses, resumed)
+    return FitReport(state.step, state.elapsed, losses, resumed, state.curve.result(state.step))
 
 
 def _spent(plan: FitPlan, state: _State, total: int | None) -> bool:
@@ -129,6 +133,7 @@ def save_checkpoint(model: Model, state: _State, path: Path, done: bool) -> None
         "elapsed": state.elapsed,
         "done": done,
         "order": state.order,
+        "curve": state.curve.state_dict(),
         "generator": state.generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -160,6 +165,8 @@ def _restore(model: Model, state: _State, path: Path | None) -> int:
     for opt, opt_state in zip(model.optimizers(), payload["optimizers"]):
         opt.load_state_dict(opt_state)
     state.step, state.elapsed, state.order = payload["step"], payload["elapsed"], payload["order"]
+    if "curve" in payload:  # checkpoints written before curves were kept start a new one
+        state.curve.load_state_dict(payload["curve"])
     state.generator.set_state(payload["generator"])
     torch.set_rng_state(payload["torch_rng"])
     if payload["cuda_rng"]:

@@ -6,8 +6,11 @@ K of a bound, the dequantisation, ...); otherwise the row is ``not comparable`` 
 field differs. Comparable numbers get the verdict of :mod:`.verdicts`, which picks the spread that
 applies to the seeds each side has, and says ``no spread: cannot judge`` when there is none.
 
-A row of A (the baseline) that B lacks, or that has a value in A and none in B (failed, n/a), is a
-regression like a worse value: a candidate must not pass by losing results. Versions are compared
+A row of A (the baseline) that has a value and that B lacks, or that has none in B (failed, n/a), is
+a regression like a worse value: a candidate must not pass by losing results. A row of A with no
+value that B lacks (an ``n/a`` under a name since changed) loses nothing. Metric names of either
+side are mapped to today's (:func:`.names.current_name`), so leaderboards made before a rename
+still compare. Versions are compared
 as the strings the specs declare ("1.10" is not "1.1").
 """
 
@@ -20,11 +23,13 @@ import pandas as pd
 
 from ..errors import UsageError
 from .leaderboard import COLUMNS, ROW
+from .names import current_name
 from .verdicts import judge
 
 VERSION_COLUMNS = ["model_version", "metric_version"]
 OPTIONAL = ["exactness", "protocol"]
 MISSING, LOST, NOT_COMPARABLE = "missing in B", "lost in B", "not comparable"
+GONE = "gone from B"
 REGRESSIONS = ("worse", MISSING, LOST, NOT_COMPARABLE)
 # Protocol fields that define a number: two values that differ in one of them measure different
 # things, so no better / worse is given between them.
@@ -74,13 +79,14 @@ def parse_protocol(text: object) -> dict[str, str]:
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, tolerance: float = 0.0) -> tuple[pd.DataFrame, list[str]]:
     """The joined table (one row per metric row of either side) and warnings about versions."""
-    a, b = (frame.assign(**{c: frame[c] if c in frame else None for c in OPTIONAL}) for frame in (a, b))  # older boards lack some
+    a, b = (frame.assign(**{c: frame[c] if c in frame else None for c in OPTIONAL}, metric=frame["metric"].map(current_name))
+            for frame in (a, b))  # older boards lack some columns and use older names
     keep = ROW + ["mean", "std", "n_seeds", "direction", "status", *OPTIONAL] + [c for c in VERSION_COLUMNS if c in a and c in b]
     joined = a[keep].merge(b[keep], on=ROW, how="outer", suffixes=("_a", "_b"), indicator=True)
     joined["direction"] = joined["direction_a"].fillna(joined["direction_b"])
     joined["delta"] = joined["mean_b"] - joined["mean_a"]
     outcomes = [
-        {"left_only": (MISSING, "the row is absent from B"), "right_only": ("only in B", "")}.get(side) or verdict(row, tolerance)
+        _absent(row) if side == "left_only" else ("only in B", "") if side == "right_only" else verdict(row, tolerance)
         for side, (_, row) in zip(joined["_merge"], joined.iterrows())
     ]
     joined["verdict"] = [v for v, _ in outcomes]
@@ -94,6 +100,13 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, tolerance: float = 0.0) -> tuple[p
     ]
     columns = ROW + ["direction", "mean_a", "mean_b", "delta", "n_seeds_a", "n_seeds_b", "verdict", "reason", "cost"]
     return joined[columns].reset_index(drop=True), warnings
+
+
+def _absent(row: pd.Series) -> tuple[str, str]:
+    """A row B lacks: a lost result when A has a value, else nothing lost."""
+    if pd.isna(row["mean_a"]):
+        return GONE, f"absent from B; A had no value either ({row['status_a']})"
+    return MISSING, "the row is absent from B"
 
 
 def regressions(table: pd.DataFrame) -> pd.DataFrame:

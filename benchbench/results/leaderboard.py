@@ -127,28 +127,14 @@ def _protocol_text(protocol: Any) -> str:
     return "; ".join(f"{k}={v}" for k, v in sorted(protocol.items()))
 
 
-def to_markdown(board: pd.DataFrame) -> str:
-    """A plain markdown table of the leaderboard's main columns (no extra dependency)."""
-    columns = COLUMNS + ["unit"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in board.iterrows():
-        lines.append("| " + " | ".join(_cell_text(row[c]) for c in columns) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _cell_text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def write_leaderboard(run_dir: Path) -> pd.DataFrame:
-    """Rebuild ``tidy.csv``, ``leaderboard.csv`` and ``leaderboard.md`` of a run from its records."""
+    """Rebuild ``tidy.csv`` and ``leaderboard.csv`` of a run from its records, and the wide tables
+    people read (``leaderboard.md``, ``wide/<dataset>.csv`` / ``.md``: :mod:`.wide`)."""
+    from .wide import wide_tables, write_wide  # wide builds on this module
+
     records, _ = read_records(Path(run_dir))
     board = leaderboard(records)
     atomic_write(Path(run_dir) / "tidy.csv", tidy(records).to_csv(index=False))
     atomic_write(Path(run_dir) / "leaderboard.csv", board.to_csv(index=False))
-    atomic_write(Path(run_dir) / "leaderboard.md", to_markdown(board))
+    write_wide(Path(run_dir), wide_tables(records))
     return board

@@ -138,8 +138,8 @@ def test_reported_scores_are_sklearns_on_the_injected_assignments(monkeypatch):
     values = by_name(evaluate_latent_clustering(context(Encoder(), labelled(x, y)), n_init=3))
     assert calls == [((300, 2), 3, 3, 0), ((300, 2), 3, 3, 0)]
     for suffix, assignments in zip(("latent", "random_projection_d2"), injected):
-        assert values[f"nmi_{suffix}"].value == pytest.approx(normalized_mutual_info_score(y, assignments), abs=1e-12)
-        assert values[f"ari_{suffix}"].value == pytest.approx(adjusted_rand_score(y, assignments), abs=1e-12)
+        assert values[f"nmi[{suffix}]"].value == pytest.approx(normalized_mutual_info_score(y, assignments), abs=1e-12)
+        assert values[f"ari[{suffix}]"].value == pytest.approx(adjusted_rand_score(y, assignments), abs=1e-12)
     assert {v.direction for v in values.values()} == {"higher"}
 
 
@@ -147,8 +147,8 @@ def test_separated_classes_are_recovered_on_a_random_subset():
     """A misaligned subset of labels would score near 0."""
     x, y = blobs(3, n=400)
     values = by_name(evaluate_latent_clustering(context(Encoder(), labelled(x, y, num_classes=3)), n=150))
-    assert values["nmi_latent"].value == pytest.approx(1.0) and values["ari_latent"].value == pytest.approx(1.0)
-    assert values["nmi_latent"].protocol["n"] == 150 and values["nmi_latent"].protocol["k"] == 3
+    assert values["nmi[latent]"].value == pytest.approx(1.0) and values["ari[latent]"].value == pytest.approx(1.0)
+    assert values["nmi[latent]"].protocol["n"] == 150 and values["nmi[latent]"].protocol["k"] == 3
 
 
 def test_random_projection_row_shows_what_the_representation_adds():
@@ -158,9 +158,9 @@ def test_random_projection_row_shows_what_the_representation_adds():
     informative, y = blobs(5, n=400)
     x = np.concatenate([informative, 10 * rng.standard_normal((400, 28))], axis=1)
     values = by_name(evaluate_latent_clustering(context(Encoder(keep=2), labelled(x, y))))
-    assert values["nmi_latent"].value > 0.95
-    assert values["nmi_random_projection_d2"].value < 0.2
-    assert values["nmi_random_projection_d2"].protocol["latent_dim"] == 2
+    assert values["nmi[latent]"].value > 0.95
+    assert values["nmi[random_projection_d2]"].value < 0.2
+    assert values["nmi[random_projection_d2]"].protocol["latent_dim"] == 2
 
 
 def test_encoder_of_a_continuous_density_sees_dequantised_levels():

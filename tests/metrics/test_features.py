@@ -153,7 +153,7 @@ def test_frechet_distance_rejects_mismatched_or_non_finite_statistics():
 def test_fid_equals_torch_fidelity_and_the_scipy_formula_on_the_same_features(digits, cache):
     samples = np.concatenate([noisy(digits, 300, 0.2), 1 - digits.train[:300]])  # half of them inverted
     ctx = context(digits, samples, cache)
-    ours = by_name(compute.evaluate_fid(ctx, **OPTIONS))["fid_classifier"]
+    ours = by_name(compute.evaluate_fid(ctx, **OPTIONS))["fid[classifier]"]
     comparison = extract.compare(ctx, **OPTIONS)
     generated, reference = (f.numpy() for f in comparison.layer("features"))
     assert ours.value == pytest.approx(scipy_sqrtm_fid(generated, reference), rel=1e-6)
@@ -175,7 +175,7 @@ def test_fid_is_torch_fidelitys_formula_on_the_same_statistics(digits, cache):
 
 
 def test_fid_of_the_reference_images_against_themselves_is_zero(digits, cache):
-    fid = by_name(compute.evaluate_fid(context(digits, digits.test, cache), **OPTIONS))["fid_classifier"]
+    fid = by_name(compute.evaluate_fid(context(digits, digits.test, cache), **OPTIONS))["fid[classifier]"]
     trace = np.trace(extract.compare(context(digits, digits.test, cache), **OPTIONS).reference.statistics["sigma"])
     assert abs(fid.value) < 1e-9 * trace
 
@@ -213,12 +213,12 @@ def test_kid_matches_a_direct_unbiased_polynomial_mmd_on_the_same_subsets(digits
     ctx = context(digits, noisy(digits, 500, 0.1), cache, seed=7)
     values = by_name(compute.evaluate_kid(ctx, subsets=20, **OPTIONS))
     generated, reference = (f.numpy() for f in extract.compare(ctx, **OPTIONS).layer("features"))
-    size = values["kid_classifier"].protocol["subset_size"]
+    size = values["kid[classifier]"].protocol["subset_size"]
     assert size == len(digits.test)  # adapted: min(1000, 500, 359)
     mean, std = direct_kid(generated, reference, 20, size, seed=7)
     # torch-fidelity sums float32 kernel values of order 10: about 1e-6 absolute
-    assert values["kid_classifier"].value == pytest.approx(mean, abs=1e-5)
-    assert values["kid_std_classifier"].value == pytest.approx(std, abs=1e-5)
+    assert values["kid[classifier]"].value == pytest.approx(mean, abs=1e-5)
+    assert values["kid_std[classifier]"].value == pytest.approx(std, abs=1e-5)
 
 
 def test_inception_score_matches_the_direct_formula(digits, cache):
@@ -230,9 +230,9 @@ def test_inception_score_matches_the_direct_formula(digits, cache):
     for part in np.array_split(logits, 4):
         p = np.exp(part - scipy.special.logsumexp(part, axis=1, keepdims=True))
         scores.append(math.exp(np.mean([stats.entropy(row, p.mean(0)) for row in p])))
-    assert values["is_classifier"].value == pytest.approx(np.mean(scores), rel=1e-9)
-    assert values["is_std_classifier"].value == pytest.approx(np.std(scores), rel=1e-6)
-    assert 1 < values["is_classifier"].value <= 10
+    assert values["inception_score[classifier]"].value == pytest.approx(np.mean(scores), rel=1e-9)
+    assert values["inception_score_std[classifier]"].value == pytest.approx(np.std(scores), rel=1e-6)
+    assert 1 < values["inception_score[classifier]"].value <= 10
 
 
 def test_precision_and_recall_match_a_direct_k_nearest_neighbour_count(digits, cache):
@@ -245,29 +245,29 @@ def test_precision_and_recall_match_a_direct_k_nearest_neighbour_count(digits, c
         return float((scipy.spatial.distance.cdist(points, manifold) <= radius[None]).any(1).mean())
 
     # torch-fidelity returns float32 shares
-    assert values["precision_classifier"].value == pytest.approx(covered(generated, reference), abs=1e-6)
-    assert values["recall_classifier"].value == pytest.approx(covered(reference, generated), abs=1e-6)
+    assert values["precision[classifier]"].value == pytest.approx(covered(generated, reference), abs=1e-6)
+    assert values["recall[classifier]"].value == pytest.approx(covered(reference, generated), abs=1e-6)
     same = by_name(compute.evaluate_precision_recall(context(digits, digits.test, cache), **OPTIONS))
-    assert same["precision_classifier"].value == same["recall_classifier"].value == 1.0
+    assert same["precision[classifier]"].value == same["recall[classifier]"].value == 1.0
 
 
 def test_feature_mmd_tells_noise_from_held_out_digits(digits, cache):
     held_out = by_name(compute.evaluate_feature_mmd(context(digits, digits.val, cache), permutations=100, **OPTIONS))
     noise = by_name(compute.evaluate_feature_mmd(context(digits, noisy(digits, 180, 0.4), cache), permutations=100,
                                                  **OPTIONS))
-    assert noise["mmd_pvalue_classifier"].value == pytest.approx(1 / 101)
-    assert noise["mmd2_classifier"].value > 10 * abs(held_out["mmd2_classifier"].value)
-    assert held_out["mmd_pvalue_classifier"].value > 0.01
-    assert held_out["mmd2_classifier"].protocol["space"] == "classifier features"
+    assert noise["mmd_pvalue[classifier]"].value == pytest.approx(1 / 101)
+    assert noise["mmd2[classifier]"].value > 10 * abs(held_out["mmd2[classifier]"].value)
+    assert held_out["mmd_pvalue[classifier]"].value > 0.01
+    assert held_out["mmd2[classifier]"].protocol["space"] == "classifier features"
 
 
 def test_class_kl_is_the_kl_divergence_of_the_predicted_histogram_from_uniform(digits, cache):
     threes = digits.train[digits.train_labels == 3]
-    value = by_name(compute.evaluate_class_kl(context(digits, threes, cache), **OPTIONS))["class_kl_classifier"]
+    value = by_name(compute.evaluate_class_kl(context(digits, threes, cache), **OPTIONS))["class_kl[classifier]"]
     histogram = np.array(value.protocol["histogram"])
     assert value.value == pytest.approx(stats.entropy(histogram, np.full(10, 0.1)), abs=1e-5)
     assert histogram[3] > 0.8 and value.value > 0.5 * math.log(10)
-    balanced = by_name(compute.evaluate_class_kl(context(digits, digits.test, cache), **OPTIONS))["class_kl_classifier"]
+    balanced = by_name(compute.evaluate_class_kl(context(digits, digits.test, cache), **OPTIONS))["class_kl[classifier]"]
     assert balanced.value == pytest.approx(balanced.protocol["reference_kl"]) and balanced.value < 0.05
     assert compute.kl_to_uniform(torch.full((4,), 0.25, dtype=torch.float64)) == 0
 
@@ -281,15 +281,15 @@ def test_every_value_names_its_extractor_and_carries_the_protocol(digits, cache)
                  compute.evaluate_precision_recall, compute.evaluate_feature_mmd, compute.evaluate_class_kl]
     values = [v for factory in factories for v in factory(ctx, **OPTIONS)]
     assert {v.name for v in values} == {
-        "fid_classifier", "kid_classifier", "kid_std_classifier", "is_classifier", "is_std_classifier",
-        "precision_classifier", "recall_classifier", "mmd2_classifier", "mmd_pvalue_classifier", "class_kl_classifier"}
+        "fid[classifier]", "kid[classifier]", "kid_std[classifier]", "inception_score[classifier]", "inception_score_std[classifier]",
+        "precision[classifier]", "recall[classifier]", "mmd2[classifier]", "mmd_pvalue[classifier]", "class_kl[classifier]"}
     for v in values:
         assert v.protocol["extractor"].startswith("classifier[local:") and v.protocol["n_generated"] == 300
         assert v.protocol["n_reference"] == len(digits.test) and v.protocol["reference_split"] == "test"
         assert v.protocol["image_conversion"].startswith("clamp to [0, 1], ×255, round")
         assert 0.85 < v.protocol["classifier_test_accuracy"] <= 1
         assert v.direction in ("lower", "higher") and math.isfinite(v.value)
-    assert by_name(values)["is_classifier"].direction == "higher" and by_name(values)["fid_classifier"].direction == "lower"
+    assert by_name(values)["inception_score[classifier]"].direction == "higher" and by_name(values)["fid[classifier]"].direction == "lower"
 
 
 def test_uint8_conversion_clamps_and_rounds_never_truncates():
@@ -366,7 +366,7 @@ def test_wrong_shapes_and_ranges_are_clear_errors(digits, cache):
 def test_slight_overshoot_is_clamped_and_recorded(digits, cache):
     samples = noisy(digits, 100, 0.1)
     samples[:, 0, 0, 0] = 1.05
-    fid = by_name(compute.evaluate_fid(context(digits, samples, cache), **OPTIONS))["fid_classifier"]
+    fid = by_name(compute.evaluate_fid(context(digits, samples, cache), **OPTIONS))["fid[classifier]"]
     assert fid.protocol["clamped_fraction"] == pytest.approx(1 / 64)
 
 
@@ -395,9 +395,9 @@ def test_too_few_samples_fail_clearly_or_adapt(digits, cache):
 
 
 def test_fid_with_fewer_samples_than_feature_dimensions_is_flagged_biased(digits, cache):
-    few = by_name(compute.evaluate_fid(context(digits, noisy(digits, 40, 0.1), cache), **OPTIONS))["fid_classifier"]
+    few = by_name(compute.evaluate_fid(context(digits, noisy(digits, 40, 0.1), cache), **OPTIONS))["fid[classifier]"]
     assert "40 samples for 64 feature dimensions" in few.protocol["biased"]
-    enough = by_name(compute.evaluate_fid(context(digits, noisy(digits, 300, 0.1), cache), **OPTIONS))["fid_classifier"]
+    enough = by_name(compute.evaluate_fid(context(digits, noisy(digits, 300, 0.1), cache), **OPTIONS))["fid[classifier]"]
     assert "biased" not in enough.protocol
 
 
@@ -406,11 +406,11 @@ def test_fid_with_fewer_samples_than_feature_dimensions_is_flagged_biased(digits
 
 def test_specs_match_the_functions_and_need_samples():
     specs = {spec.name: spec for spec in features.benchbench_metrics()}
-    assert set(specs) == {"fid", "kid", "inception-score", "precision-recall", "feature-mmd", "class-kl",
+    assert set(specs) == {"fid", "kid", "inception_score", "precision_recall", "feature_mmd", "class_kl",
                           "conditional_accuracy"}
     shared = {name: p.default for name, p in inspect.signature(extract.compare).parameters.items()
               if name not in ("context", "needs_logits")}
-    fixed = {"class-kl": ("extractor", "weights"), "conditional_accuracy": ("extractor", "weights", "split")}
+    fixed = {"class_kl": ("extractor", "weights"), "conditional_accuracy": ("extractor", "weights", "split")}
     for spec in specs.values():
         assert spec.requires.samples and spec.requires.min_samples == (1 if spec.name == "conditional_accuracy" else 2)
         own = {name: p.default for name, p in list(inspect.signature(spec.resolve()).parameters.items())[1:]
@@ -529,7 +529,7 @@ def test_conditional_accuracy_is_sklearns_accuracy_and_reaches_the_classifiers_o
     assert value.value == pytest.approx(accuracy_score(ctx.sample_labels.numpy(), predictions.numpy()), abs=1e-12)
     trained = classifier.trained_classifier(digits, cache, classifier.TrainingPlan(epochs=EPOCHS), "cpu")
     print(f"\nconditional accuracy {value.value:.3f}, classifier's test accuracy {trained.test_accuracy:.3f}")
-    assert (value.name, value.direction, value.exactness) == ("conditional_accuracy_classifier", "higher", "estimate")
+    assert (value.name, value.direction, value.exactness) == ("conditional_accuracy[classifier]", "higher", "estimate")
     assert value.protocol["reference_accuracy"] == trained.test_accuracy and value.protocol["chance"] == 0.1
     assert value.protocol["extractor"] == trained.protocol()["extractor"] and value.protocol["n_generated"] == 500
     assert abs(value.value - trained.test_accuracy) < 0.04

@@ -119,7 +119,7 @@ def test_inception_fid_below_2048_samples_is_flagged_and_equals_torch_fidelity(t
     samples = np.clip(data.train[:6] + np.random.default_rng(0).normal(0, 0.2, data.train[:6].shape), 0, 1)
     ctx = context(data, samples.astype(np.float32), tmp_path)
     fid = compute.evaluate_fid(ctx, extractor="inception", weights=str(files["weights"]))[0]
-    assert fid.name == "fid_inception" and "5 samples for 2048 feature dimensions" in fid.protocol["biased"]
+    assert fid.name == "fid[inception]" and "5 samples for 2048 feature dimensions" in fid.protocol["biased"]
     assert fid.protocol["feature_extractor"] == "inception-v3-compat" and "grey repeated to RGB" in fid.protocol["image_conversion"]
     direct = torch_fidelity.calculate_metrics(
         input1=UInt8Images(to_rgb(to_uint8(ctx.samples))), input2=UInt8Images(to_rgb(to_uint8(torch.as_tensor(data.test)))),
@@ -127,7 +127,7 @@ def test_inception_fid_below_2048_samples_is_flagged_and_equals_torch_fidelity(t
         cuda=False, cache=False, verbose=False, save_cpu_ram=True)
     assert fid.value == pytest.approx(direct["frechet_inception_distance"], rel=1e-6)
     kid = {v.name: v for v in compute.evaluate_kid(ctx, extractor="inception", weights=str(files["weights"]))}
-    assert kid["kid_inception"].protocol["subset_size"] == 5 and kid["kid_inception"].protocol["reference_features"] == "memory"
+    assert kid["kid[inception]"].protocol["subset_size"] == 5 and kid["kid[inception]"].protocol["reference_features"] == "memory"
 
 
 # ---- no head, no Inception Score -----------------------------------------------------------------

@@ -9,7 +9,7 @@ Only the specs live here, so listing plugins never imports torch; the maths is i
 from __future__ import annotations
 
 import benchbench
-from benchbench import BATCH_SIZE_PARAM, SPLIT_PARAM, MetricSpec, Param, Requirements
+from benchbench import BATCH_SIZE_PARAM, SPLIT_PARAM, MetricSpec, Param, Requirements, ValueSpec
 
 _PACKAGE = "benchbench_plugins.metrics.clustering"
 
@@ -28,6 +28,10 @@ def benchbench_metrics() -> list[MetricSpec]:
                 BATCH_SIZE_PARAM, SPLIT_PARAM,
             ),
             requires=Requirements(capabilities=frozenset({"encode"}), labels=True),
+            # d: the model's code size, which the data's random projection matches
+            values=(ValueSpec("nmi[latent]", "higher", "score", headline=True), ValueSpec("ari[latent]", "higher", "score"),
+                    ValueSpec("nmi[random_projection_d{d}]", "higher", "score", reference=True),
+                    ValueSpec("ari[random_projection_d{d}]", "higher", "score", reference=True)),
         ),
         MetricSpec(
             name="mode_coverage",
@@ -41,6 +45,9 @@ def benchbench_metrics() -> list[MetricSpec]:
                 Param("min_count", 20, "high-quality samples a mode needs to count as covered (modes_reached counts one)"),
             ),
             requires=Requirements(samples=True, min_samples=1),
+            values=(ValueSpec("modes_covered", "higher", "modes", headline=True), ValueSpec("modes_reached", "higher", "modes"),
+                    ValueSpec("high_quality_fraction", "higher", "fraction", headline=True),
+                    ValueSpec("mode_kl", "lower", "nats")),
         ),
         MetricSpec(
             name="reconstruction",
@@ -49,5 +56,7 @@ def benchbench_metrics() -> list[MetricSpec]:
             factory=f"{_PACKAGE}.reconstruction:evaluate_reconstruction",
             params=(BATCH_SIZE_PARAM, SPLIT_PARAM),
             requires=Requirements(capabilities=frozenset({"encode", "decode"})),
+            values=(ValueSpec("reconstruction_mse", "lower", "squared data units/dim"),
+                    ValueSpec("reconstruction_nll", "lower", "nats/example"), ValueSpec("reconstruction_bpd", "lower", "bits/dim")),
         ),
     ]

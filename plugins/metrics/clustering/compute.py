@@ -12,7 +12,7 @@ clusters scored against the labels by
 
 Both higher is better, computed here from the contingency table (and checked against scikit-learn).
 The same k-means on a Gaussian random projection of the raw (flattened) data to the same dimension
-is reported beside them, ``*_random_projection_d{Z}``, so that what the representation adds over a
+is reported beside them, ``nmi[random_projection_d{Z}]``, so that what the representation adds over a
 projection that keeps distances (Johnson & Lindenstrauss) is visible. k-means sees the features as
 they are, unstandardised. Its result is a local optimum of a seeded search (``n_init`` restarts),
 hence ``estimate``.
@@ -157,13 +157,13 @@ def number_of_classes(context: EvalContext, labels: np.ndarray) -> int:
 
 
 def clustering_values(scores: dict[str, float], suffix: str, protocol: dict[str, Any]) -> list[MetricValue]:
-    return [MetricValue(f"{key}_{suffix}", value, "higher", "", "estimate", protocol) for key, value in scores.items()]
+    return [MetricValue(f"{key}[{suffix}]", value, "higher", "score", "estimate", protocol) for key, value in scores.items()]
 
 
 def evaluate_latent_clustering(context: EvalContext, n: int = 10_000, n_init: int = 10, batch_size: int | None = None,
                                split: str = "test") -> list[MetricValue]:
-    """``nmi_latent`` / ``ari_latent`` of k-means on ``encode(x)``, and ``nmi_random_projection_d{Z}``
-    / ``ari_random_projection_d{Z}`` of k-means on a random projection of ``x`` to the same ``Z``."""
+    """``nmi[latent]`` / ``ari[latent]`` of k-means on ``encode(x)``, and ``nmi[random_projection_d{Z}]``
+    / ``ari[random_projection_d{Z}]`` of k-means on a random projection of ``x`` to the same ``Z``."""
     x, labels = split_with_labels(context, split, n)
     k = number_of_classes(context, labels)
     z = encodings(context, x, batch_size or context.batch_size)
@@ -236,7 +236,7 @@ def evaluate_mode_coverage(context: EvalContext, n: int = 2500, threshold: float
         MetricValue("modes_covered", int((counts >= min_count).sum()), "higher", "modes", "estimate", protocol),
         MetricValue("modes_reached", int((counts >= 1).sum()), "higher", "modes", "estimate",
                     {**protocol, "min_count": 1}),
-        MetricValue("high_quality_fraction", float(high_quality.mean()), "higher", "", "estimate", protocol),
+        MetricValue("high_quality_fraction", float(high_quality.mean()), "higher", "fraction", "estimate", protocol),
     ]
     if counts.sum() > 0:
         values.append(MetricValue("mode_kl", kl_to_uniform(counts), "lower", "nats", "estimate", protocol))

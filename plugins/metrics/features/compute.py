@@ -57,7 +57,7 @@ MIN_SPLIT = 50          # samples per Inception Score split, at least
 
 def _value(name: str, comparison: Comparison, value: float, direction: str, protocol: dict[str, Any],
            unit: str = "") -> MetricValue:
-    return MetricValue(f"{name}_{comparison.extractor.name}", value, direction, unit, "estimate",
+    return MetricValue(f"{name}[{comparison.extractor.name}]", value, direction, unit, "estimate",
                        {**comparison.protocol, **protocol})
 
 
@@ -89,7 +89,8 @@ def evaluate_fid(context: EvalContext, **options: Any) -> list[MetricValue]:
     comparison = compare(context, **options)
     n = min(comparison.protocol["n_generated"], comparison.protocol["n_reference"])
     note = bias_note(n, comparison.protocol["feature_dim"])
-    return [_value("fid", comparison, fid(comparison), "lower", {"statistics": "mean, covariance", **note})]
+    return [_value("fid", comparison, fid(comparison), "lower", {"statistics": "mean, covariance", **note},
+                   unit="features²")]
 
 
 # ---- KID -----------------------------------------------------------------------------------------
@@ -112,8 +113,8 @@ def evaluate_kid(context: EvalContext, subsets: int = 100, subset_size: int = 0,
                                  rng_seed=context.seed, verbose=False)
     protocol = {"subsets": subsets, "subset_size": size, "kernel": "polynomial (x·y/d + 1)^3", "seed": context.seed,
                 "std_over_subsets": kid["kernel_inception_distance_std"]}
-    return [_value("kid", comparison, kid["kernel_inception_distance_mean"], "lower", protocol),
-            _value("kid_std", comparison, kid["kernel_inception_distance_std"], "lower", protocol)]
+    return [_value("kid", comparison, kid["kernel_inception_distance_mean"], "lower", protocol, unit="kernel"),
+            _value("kid_std", comparison, kid["kernel_inception_distance_std"], "lower", protocol, unit="kernel")]
 
 
 # ---- Inception Score -----------------------------------------------------------------------------
@@ -139,7 +140,8 @@ def evaluate_inception_score(context: EvalContext, splits: int = 10, **options: 
     mean, std, used = inception_score(generated, splits, context.seed)
     reference_score = inception_score(reference, splits, context.seed)[0] if len(reference) >= MIN_SPLIT else None
     protocol = {"splits": used, "std_over_splits": std, "seed": context.seed, "reference_score": reference_score}
-    return [_value("is", comparison, mean, "higher", protocol), _value("is_std", comparison, std, "lower", protocol)]
+    return [_value("inception_score", comparison, mean, "higher", protocol, unit="classes"),
+            _value("inception_score_std", comparison, std, "lower", protocol, unit="classes")]
 
 
 # ---- precision and recall ------------------------------------------------------------------------
@@ -153,8 +155,8 @@ def evaluate_precision_recall(context: EvalContext, k: int = 3, **options: Any) 
     pr = prc_features_to_metric(generated, reference, prc_neighborhood=k, prc_batch_size=10000, save_cpu_ram=True,
                                 verbose=False)
     protocol = {"k": k, "method": "improved precision and recall (Kynkäänniemi et al. 2019)"}
-    return [_value("precision", comparison, pr["precision"], "higher", protocol),
-            _value("recall", comparison, pr["recall"], "higher", protocol)]
+    return [_value("precision", comparison, pr["precision"], "higher", protocol, unit="fraction"),
+            _value("recall", comparison, pr["recall"], "higher", protocol, unit="fraction")]
 
 
 # ---- MMD in feature space ------------------------------------------------------------------------
@@ -183,9 +185,10 @@ def evaluate_feature_mmd(context: EvalContext, n: int = 1000, permutations: int 
     protocol = {"space": f"{comparison.extractor.name} features", "n_samples": len(x), "n_data": len(y),
                 "kernel": "gaussian mixture", "bandwidth": bandwidth, "scales": list(SCALES),
                 "estimator": "unbiased (Gretton et al. 2012, Lemma 6)", "seed": context.seed}
-    values = [_value("mmd2", comparison, observed, "lower", protocol)]
+    values = [_value("mmd2", comparison, observed, "lower", protocol, unit="kernel")]
     if p_value is not None:
-        values.append(_value("mmd_pvalue", comparison, p_value, "higher", {**protocol, "permutations": permutations}))
+        values.append(_value("mmd_pvalue", comparison, p_value, "higher", {**protocol, "permutations": permutations},
+                             unit="p-value"))
     return values
 
 
@@ -230,4 +233,4 @@ def evaluate_conditional_accuracy(context: EvalContext, **options: Any) -> list[
     accuracy = label_accuracy(comparison.generated.features["logits"], context.sample_labels)
     protocol = {"reference_accuracy": comparison.extractor.protocol["classifier_test_accuracy"],
                 "chance": 1 / context.dataset.num_classes}
-    return [_value("conditional_accuracy", comparison, accuracy, "higher", protocol)]
+    return [_value("conditional_accuracy", comparison, accuracy, "higher", protocol, unit="fraction")]

@@ -14,7 +14,7 @@ Only the spec lives here, so listing plugins never imports torch; the maths is i
 from __future__ import annotations
 
 import benchbench
-from benchbench import MetricSpec, Param, Requirements
+from benchbench import MetricSpec, Param, Requirements, ValueSpec
 
 
 @benchbench.hookimpl
@@ -36,5 +36,6 @@ def benchbench_metrics() -> list[MetricSpec]:
                       choices=("test", "train")),
             ),
             requires=Requirements(samples=True, min_samples=2),
+            values=(ValueSpec("parzen_nll", "lower", "nats/example"), ValueSpec("parzen_bpd", "lower", "bits/dim")),
         ),
     ]

@@ -6,7 +6,7 @@ Only the specs live here, so listing plugins never imports torch; the maths is i
 from __future__ import annotations
 
 import benchbench
-from benchbench import MetricSpec, Param, Requirements
+from benchbench import MetricSpec, Param, Requirements, ValueSpec
 
 
 @benchbench.hookimpl
@@ -23,5 +23,6 @@ def benchbench_metrics() -> list[MetricSpec]:
                 Param("max_dim", 4096, "n/a above this many dimensions (data-space MMD is uninformative there)"),
             ),
             requires=Requirements(samples=True, min_samples=2),
+            values=(ValueSpec("mmd2", "lower", "kernel", headline=True), ValueSpec("mmd_pvalue", "higher", "p-value")),
         ),
     ]

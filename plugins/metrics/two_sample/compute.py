@@ -119,9 +119,9 @@ def evaluate_mmd(context: EvalContext, n: int = 1000, permutations: int = 500, s
     protocol = {"space": space, "split": split, "n_samples": len(x), "n_data": len(y),
                 "kernel": "gaussian mixture", "bandwidth": bandwidth, "scales": list(SCALES),
                 "estimator": "unbiased (Gretton et al. 2012, Lemma 6)", "seed": context.seed}
-    values = [MetricValue("mmd2", observed, "lower", "", "estimate", protocol)]
+    values = [MetricValue("mmd2", observed, "lower", "kernel", "estimate", protocol)]
     if permutations > 0:
         null = mmd2_unbiased(kernel, random_labellings(len(x), len(y), permutations, generator))
-        values.append(MetricValue("mmd_pvalue", permutation_p_value(observed, null), "higher", "", "estimate",
+        values.append(MetricValue("mmd_pvalue", permutation_p_value(observed, null), "higher", "p-value", "estimate",
                                   {**protocol, "permutations": permutations}))
     return values

@@ -163,7 +163,7 @@ class EnergyModel(Model):
                               protocol)]
         if self.sampler.method == "mala":
             rate = sum(m * (stats.acceptance_rate or 0.0) for m, stats in self.last_sampling) / n
-            values.append(MetricValue("mala_acceptance_rate", rate, "higher", "", "measured", protocol))
+            values.append(MetricValue("mala_acceptance_rate", rate, "higher", "fraction", "measured", protocol))
         return values
 
 
