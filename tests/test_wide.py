@@ -79,7 +79,7 @@ def test_metrics_choose_columns_by_name_or_quantity(records):
 
 def test_not_applicable_is_one_line_per_reason_and_references_appear_once(records):
     (table,) = wide_tables(records)
-    assert "n/a: elbo for a/v, b/v: model A does not provide elbo" in table.notes
+    assert "n/a: elbo for every model (2): does not provide elbo" in table.notes
     assert "n/a: mmd2 for b/v: needs fewer dimensions" in table.notes
     assert "nmi[random_projection_d2] = 0.25 for every model (it does not depend on the model)" in table.notes
     assert all("random_projection" not in c.name for c in table.columns)

@@ -21,6 +21,7 @@ Old runs (records without the declared layout, names since changed) are read thr
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +39,13 @@ MARKS = {"bound": "≤", "estimate": "~"}
 LEGEND = ("↓ lower is better, ↑ higher is better; mean over seeds ± half-width of the 95% interval (Student t) "
           "when there are several; * best in its column; ≤ an upper bound (e.g. an ELBO or a dequantised density), "
           "~ an estimate (Monte Carlo, sample-based or an estimated normaliser), unmarked: exact or measured")
-# Headline quantities of records made before metric specs declared theirs.
+# The layout of records made before metric specs declared theirs: headline quantities, the bounds
+# that share the exact value's column, and the values that do not depend on the model.
 FALLBACK_HEADLINE = frozenset({"nll", "bpd", "fid", "kid", "precision", "recall", "mmd2", "modes_covered",
                                "high_quality_fraction", "conditional_accuracy", "nmi", "fit_seconds", "samples_per_second"})
+_FALLBACK_BOUND = re.compile(r"(nll|bpd)_bound_k\d+")
+_FALLBACK_REFERENCE = "[random_projection"
+_MODEL_CLASS = re.compile(r"^model \w+ ")  # "model GAN does not provide elbo": the same reason for every class
 
 
 @dataclass(frozen=True)
@@ -145,9 +150,12 @@ def _metric_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         if r.get("kind") != "metric":
             continue
         metric = current_name(str(r.get("metric")))
+        reference = r.get("reference", "headline" not in r and _FALLBACK_REFERENCE in metric)
+        bound = _FALLBACK_BOUND.fullmatch(metric)
         rows.append({"dataset": r.get("dataset"), "row": row_label(r), "metric": metric,
-                     "column": r.get("column") or metric, "headline": r.get("headline", _quantity(metric) in FALLBACK_HEADLINE),
-                     "reference": bool(r.get("reference", False)), "value": r.get("value"), "status": r.get("status"),
+                     "column": r.get("column") or (bound.group(1) if bound else metric),
+                     "headline": r.get("headline", _quantity(metric) in FALLBACK_HEADLINE and not reference),
+                     "reference": bool(reference), "value": r.get("value"), "status": r.get("status"),
                      "error": r.get("error"), "direction": r.get("direction"), "unit": r.get("unit") or "",
                      "exactness": r.get("exactness") or "", "seed": r.get("seed")})
     return pd.DataFrame(rows, columns=["dataset", "row", "metric", "column", "headline", "reference", "value", "status",
@@ -220,8 +228,6 @@ def _value_text(column: Column, row: str) -> str:
 
 
 def _number(value: float, digits: int = 4) -> str:
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        return f"{value:.{max(digits - 1, 1)}e}"
     return f"{value:.{digits}g}"
 
 
@@ -234,13 +240,17 @@ def _failure_notes(frame: pd.DataFrame, cells: list[dict[str, Any]]) -> list[str
 
 
 def not_applicable_notes(frame: pd.DataFrame) -> list[str]:
-    """One line per reason: which metrics did not apply to which models."""
+    """One line per reason (the model's class name left out, so one capability missing from many
+    families is one line): which metrics did not apply to which models."""
     na = frame[frame["status"] == "n/a"]
+    every = set(frame["row"])
     notes = []
-    for reason, group in na.groupby("error", sort=False):
+    for reason, group in na.assign(reason=na["error"].fillna("").map(lambda e: _MODEL_CLASS.sub("", str(e)))).groupby(
+            "reason", sort=False):
         metrics = ", ".join(dict.fromkeys(group["metric"]))
-        rows = ", ".join(dict.fromkeys(group["row"]))
-        notes.append(f"n/a: {metrics} for {rows}: {reason}")
+        rows = list(dict.fromkeys(group["row"]))
+        who = f"every model ({len(rows)})" if set(rows) == every and len(rows) > 1 else ", ".join(rows)
+        notes.append(f"n/a: {metrics} for {who}: {reason}")
     return notes
 
 
