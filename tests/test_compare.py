@@ -218,6 +218,15 @@ def test_floating_point_noise_is_the_same() -> None:
     assert all("floating-point noise" in r for r in table["reason"])
 
 
+def test_samples_drawn_another_way_are_not_compared() -> None:
+    ddim = "extractor=classifier[pinned:7eccffe9f4da5c2f]; sampling={'sampler': 'ddim', 'steps': 10, 'ema': True}"
+    a = board({"model": "m", "metric": "fid[classifier]", "mean": 2.1, "protocol": ddim, **SEEDED})
+    b = board({"model": "m", "metric": "fid[classifier]", "mean": 2.0, "protocol": ddim.replace("'steps': 10", "'steps': 50")})
+    table = compare(a, b)[0]
+    assert verdicts(table) == {("m", "fid[classifier]"): "not comparable"}
+    assert "protocol differs in sampling: {'sampler': 'ddim', 'steps': 10" in table["reason"][0]
+
+
 def test_rows_whose_protocols_differ_in_what_defines_them_are_not_compared() -> None:
     pinned = "extractor=classifier[pinned:7eccffe9f4da5c2f]; n_generated=2000; sem=0.1"
     a = board({"model": "m", "metric": "fid[classifier]", "mean": 2.1, "protocol": pinned, **SEEDED},

@@ -37,6 +37,7 @@ DEFINING_KEYS = (
     "extractor", "classifier_weights_sha256", "weights_sha256", "feature_layer", "image_conversion",
     "n_generated", "n_reference", "reference_split", "reference_sha256", "subsets", "subset_size", "splits",
     "split", "k", "dequantization", "levels", "n", "n_data", "n_samples", "deterministic",
+    "sampling",  # how the samples were drawn (sampler, steps, EMA, guidance): DDIM-10 FID is not ancestral FID
 )
 
 
