@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .errors import UsageError
+from .report.command import report as report_command
 
 
 def _registry(ctx: click.Context):  # noqa: ANN202 - imported lazily, keeps start-up light
@@ -69,16 +70,21 @@ def cli(ctx: click.Context, plugins: tuple[str, ...]) -> None:
 @click.option("--jobs", default=1, show_default=True, type=int,
               help="Cells run at once, each in its own process with an equal share of torch's threads.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--no-report", is_flag=True, help="Do not write RUN_DIR/report.html at the end (`bench report` writes it later).")
 @click.pass_context
 def run(ctx: click.Context, suite: Path | None, resume: Path | None, results_root: Path, run_id: str | None,
-        seeds: list[int] | None, jobs: int, no_progress: bool) -> None:
-    """Run SUITE (a TOML file) and print its leaderboard. Exit 1 if any cell failed."""
+        seeds: list[int] | None, jobs: int, no_progress: bool, no_report: bool) -> None:
+    """Run SUITE (a TOML file), print its leaderboards and write its report. Exit 1 if any cell failed."""
     from .engine.runner import run_suite
 
     if (suite is None) == (resume is None):
         raise UsageError("give either SUITE or --resume RUN_DIR")
     outcome = run_suite(suite, resume=resume, results_root=results_root, run_id=run_id, seeds=seeds,
                         registry=_registry(ctx), progress=not no_progress, echo=click.echo, jobs=jobs)
+    if not no_report:
+        from .report import write_report
+
+        click.echo(f"Report: {write_report(outcome.run_dir)}")
     if outcome.failures:
         click.echo(f"{len(outcome.failures)} cell(s) did not finish ok", err=True)
         ctx.exit(1)
@@ -185,6 +191,9 @@ def compare(a: Path, b: Path, fail_on_regression: bool, tolerance: float) -> Non
             click.echo(f"regression: {r.dataset}/{r.model}/{r.variant}/{r.metric}: {r.verdict}{': ' + r.reason if r.reason else ''}", err=True)
         click.echo(f"{len(regressed)} regression(s)", err=True)
         sys.exit(1)
+
+
+cli.add_command(report_command)
 
 
 def main() -> None:
