@@ -3,8 +3,10 @@
 A cell's records go to disk in a single ``write`` followed by ``fsync``, its summary record last.
 A cell counts as finished only when its summary record is there; whatever follows the last
 complete summary (a torn line from a kill mid-write, or part of a cell) is cut off when the run is
-resumed, never mixed in. One process at a time may write a run folder (an ``flock`` that the
-kernel releases even on SIGKILL).
+resumed, never mixed in. Records added later by an evaluation of a finished cell (``bench hype
+score``) end with one ``"kind": "evaluation"`` record, which closes their group as a summary closes
+a cell's and is otherwise ignored. One process at a time may write a run folder (an ``flock`` that
+the kernel releases even on SIGKILL).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def read_records(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
-    """Records of finished cells, and the byte offset just after the last of them.
+    """Records of finished cells and evaluations, and the byte offset just after the last of them.
 
     Lines after that offset belong to no finished cell (a torn write, a cell cut short) and are
     ignored. A malformed line before it means the file was edited or damaged: an error, not a guess.
@@ -56,7 +58,7 @@ def read_records(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
                 raise ResultsError(f"{path}: line ending at byte {offset} is not JSON; the file was damaged or edited") from None
             break
         records.append(record)
-        if record.get("kind") == "cell":
+        if record.get("kind") in ("cell", "evaluation"):
             finished.extend(records)
             records, good = [], offset
     return finished, good
