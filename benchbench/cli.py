@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .errors import UsageError
+from .evaluate import evaluate as evaluate_command
 from .hype.commands import hype as hype_command
 from .report.command import report as report_command
 
@@ -196,6 +197,7 @@ def compare(a: Path, b: Path, fail_on_regression: bool, tolerance: float) -> Non
 
 cli.add_command(report_command)
 cli.add_command(hype_command)
+cli.add_command(evaluate_command)
 
 
 def main() -> None:

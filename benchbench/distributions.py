@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .errors import CapabilityError
 from .nn import gaussian_log_prob, to_levels
 
 
@@ -35,6 +36,11 @@ class Likelihood:
         """E[x] in data space, (B, D): what a decoder reconstructs."""
         raise NotImplementedError
 
+    def level_probs(self, out: torch.Tensor) -> torch.Tensor:
+        """``out`` (B, D * params_per_dim) → (B, D, L) probabilities of the data's L levels: what an
+        entropy coder codes with. A density has none."""
+        raise CapabilityError(f"{type(self).__name__} is a density, not probabilities over levels: nothing to entropy-code with")
+
 
 class Bernoulli(Likelihood):
     """Binary data; ``out`` are logits."""
@@ -47,6 +53,9 @@ class Bernoulli(Likelihood):
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out)
+
+    def level_probs(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.stack([torch.sigmoid(-out), torch.sigmoid(out)], -1)
 
 
 class Categorical(Likelihood):
@@ -67,6 +76,9 @@ class Categorical(Likelihood):
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         values = torch.arange(self.levels, device=out.device, dtype=out.dtype) / (self.levels - 1)
         return (out.view(len(out), -1, self.levels).softmax(-1) * values).sum(-1)
+
+    def level_probs(self, out: torch.Tensor) -> torch.Tensor:
+        return out.view(len(out), -1, self.levels).softmax(-1)
 
 
 class Gaussian(Likelihood):
@@ -158,10 +170,13 @@ class DiscretizedLogisticMixture(Likelihood):
     def log_prob(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.log_mass(out, to_levels(x, self.levels)[..., None]).sum((1, 2))
 
+    def level_probs(self, out: torch.Tensor) -> torch.Tensor:
+        levels = torch.arange(self.levels, device=out.device)
+        return self.log_mass(out, levels.expand(len(out), out.shape[1] // self.params_per_dim, -1)).exp()  # (B, D, L)
+
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         levels = torch.arange(self.levels, device=out.device)
-        mass = self.log_mass(out, levels.expand(len(out), out.shape[1] // self.params_per_dim, -1)).exp()  # (B, D, L)
-        return (mass * levels.to(out.dtype) / (self.levels - 1)).sum(-1)
+        return (self.level_probs(out) * levels.to(out.dtype) / (self.levels - 1)).sum(-1)
 
     def sample(self, out: torch.Tensor) -> torch.Tensor:
         log_weight, mean, log_scale = self._split(out)

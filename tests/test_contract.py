@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -23,8 +24,18 @@ def test_no_built_in_plugin_has_a_problem():
     assert REGISTRY.problems == {}
 
 
+def settings(name: str, dataset, folder) -> dict:
+    """Parameters a model needs beyond its defaults: fewer sampler steps, or (external samples)
+    a file of samples shaped like the data, here its own test split."""
+    if name != "samples":
+        return FEWER_STEPS.get(name, {})
+    path = folder / f"{dataset.name}.npy"
+    np.save(path, dataset.test)
+    return {"path": str(path)}
+
+
 @pytest.mark.parametrize(("name", "variant"), MODELS, ids=[f"{n}-{v}" for n, v in MODELS])
-def test_model_variant_keeps_the_contract_on_every_data_kind_it_accepts(name, variant):
+def test_model_variant_keeps_the_contract_on_every_data_kind_it_accepts(name, variant, tmp_path):
     spec = REGISTRY.model(name)
     built = []
     for kind, dataset in DATASETS.items():
@@ -32,7 +43,7 @@ def test_model_variant_keeps_the_contract_on_every_data_kind_it_accepts(name, va
             continue
         torch.manual_seed(0)
         try:
-            built.append(check_model(spec, dataset, variant, **FEWER_STEPS.get(name, {})))
+            built.append(check_model(spec, dataset, variant, **settings(name, dataset, tmp_path)))
         except CapabilityError as error:
             assert name in str(error) or variant in str(error) or dataset.name in str(error), f"unclear refusal: {error}"
     assert built, f"{name}/{variant} runs on none of the tiny datasets"

@@ -17,7 +17,15 @@ from .specs import DATA_KINDS, DataKind
 
 @dataclass
 class Dataset:
-    """Train / validation / test splits of one dataset, fixed by the dataset's own split seed."""
+    """Train / validation / test splits of one dataset, fixed by the dataset's own split seed.
+
+    Data generated from known factors of variation (dSprites-like sprites) also carries them, for the
+    disentanglement metrics: ``train_factors`` / ``val_factors`` / ``test_factors``, ``(N, K)``
+    integer indices of each example's factors (factor ``j`` takes values ``0 .. factor_sizes[j] - 1``),
+    ``factor_names`` and ``factor_sizes`` (``K`` each), and optionally ``render``, which maps any
+    ``(N, K)`` factor indices within ``factor_sizes`` to observations ``(N, *shape)`` stored as the
+    splits are, so that a metric can fix one factor and draw the others (BetaVAE and FactorVAE scores).
+    """
 
     name: str
     train: np.ndarray
@@ -33,6 +41,12 @@ class Dataset:
     modes: np.ndarray | None = None
     description: str = ""
     dynamic_binarization: bool = False  # binary data whose train split holds intensities, binarised per batch
+    train_factors: np.ndarray | None = None
+    val_factors: np.ndarray | None = None
+    test_factors: np.ndarray | None = None
+    factor_names: tuple[str, ...] = ()
+    factor_sizes: tuple[int, ...] = ()
+    render: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in DATA_KINDS:
@@ -46,6 +60,24 @@ class Dataset:
             self.levels = 2
         if self.kind == "discrete" and not self.levels:
             raise ValueError(f"dataset {self.name!r}: discrete data needs its number of levels")
+        self._check_factors()
+
+    def _check_factors(self) -> None:
+        """Factors, when given, are ``(N, K)`` integers within ``factor_sizes``, one row per example."""
+        self.factor_names, self.factor_sizes = tuple(self.factor_names), tuple(int(k) for k in self.factor_sizes)
+        if len(self.factor_names) != len(self.factor_sizes):
+            raise ValueError(f"dataset {self.name!r}: {len(self.factor_names)} factor names for {len(self.factor_sizes)} sizes")
+        for split in ("train", "val", "test"):
+            factors = self.factors(split)
+            if factors is None:
+                continue
+            expected = (len(getattr(self, split)), len(self.factor_sizes))
+            if factors.shape != expected or not np.issubdtype(factors.dtype, np.integer):
+                raise ValueError(f"dataset {self.name!r}: {split}_factors must be integers shaped {expected}, "
+                                 f"got {factors.dtype} {factors.shape}")
+            if ((factors < 0) | (factors >= np.array(self.factor_sizes))).any():
+                raise ValueError(f"dataset {self.name!r}: {split}_factors outside 0 .. factor_sizes - 1 {self.factor_sizes}")
+            setattr(self, f"{split}_factors", np.ascontiguousarray(factors, dtype=np.int64))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -66,6 +98,15 @@ class Dataset:
 
     def labels(self, split: str) -> np.ndarray | None:
         return getattr(self, f"{split}_labels")
+
+    @property
+    def has_factors(self) -> bool:
+        return self.test_factors is not None
+
+    def factors(self, split: str) -> np.ndarray | None:
+        """``(N, K)`` factor indices of a split's examples, or ``None``."""
+        factors = getattr(self, f"{split}_factors")
+        return None if factors is None else np.asarray(factors)
 
 
 def split_by_seed(

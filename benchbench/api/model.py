@@ -4,15 +4,30 @@ step; the host's single training loop drives every family.
 Optional capabilities are declared in ``capabilities`` and implemented as methods; the host and
 the metrics ask the declaration, never ``hasattr``:
 
-=================  =======================================================================
-``log_prob``       ``log_prob(x) -> (B,)`` exact log-likelihood in nats
-``elbo``           ``elbo(x) -> {"elbo": (B,), "reconstruction": (B,), "kl": (B,)}`` (parts optional)
-``log_prob_bound`` ``log_prob_bound(x, k) -> (B,)`` importance-weighted lower bound, K samples
-``encode``         ``encode(x) -> (B, Z)`` a representation
-``decode``         ``decode(z, x=None) -> {"mean": (B, ...), "log_prob": (B,)}`` for ``z = encode(x)``: the
-                   mean of p(x | z) in data space and, given ``x``, log p(x | z) in nats (as ``density``)
-``conditional``    ``sample(n, labels)`` honours class labels
-=================  =======================================================================
+======================  ==================================================================
+``log_prob``            ``log_prob(x) -> (B,)`` exact log-likelihood in nats
+``elbo``                ``elbo(x) -> {"elbo": (B,), "reconstruction": (B,), "kl": (B,)}`` (parts optional)
+``log_prob_bound``      ``log_prob_bound(x, k) -> (B,)`` importance-weighted lower bound, K samples
+``encode``              ``encode(x) -> (B, Z)`` a representation
+``decode``              ``decode(z, x=None) -> {"mean": (B, ...), "log_prob": (B,)}`` for ``z = encode(x)``:
+                        the mean of p(x | z) in data space and, given ``x``, log p(x | z) in nats (as
+                        ``density``)
+``conditional``         ``sample(n, labels)`` honours class labels
+``pixel_conditionals``  ``pixel_order() -> list[int]``: the flat data dimensions in the order of the
+                        model's chain rule; ``pixel_probs(x, d) -> (B, L)``: P(x_d = level | the
+                        dimensions before ``d`` in that order), ``x`` (B, *shape) as stored, whatever it
+                        holds at ``d`` and after; their product is ``exp(log_prob(x))``
+``latent_coding``       ``latent_posterior(x) -> (mean, std)``, (B, Z) each: q(z | x) = N(mean, diag std²)
+                        under the prior p(z) = N(0, I); ``decoder_probs(z) -> (B, D, L)``:
+                        P(x_d = level | z), the dimensions independent given z, as in ``elbo``
+======================  ==================================================================
+
+The last two are what an entropy coder needs (the ``compression`` metric, which sets its streams
+beside ``log_prob`` and ``elbo``, so a model declares those too): L is the data's levels (2 on
+binary data), they are used only while the model's ``density`` is ``"discrete"``, and every
+probability is a pure function of its inputs, so the coder's encoder and decoder, asking the same question with a batch of the
+same composition, get the same floats bit for bit. ``pixel_probs`` must not look at ``x`` from
+``d`` on: the decoder has not decoded those dimensions yet (it passes zeros there).
 
 ``density`` says what ``log_prob`` and its bounds measure: ``"discrete"`` for a probability mass
 over the data's levels (Bernoulli, categorical), ``"continuous"`` for a density on the data space.

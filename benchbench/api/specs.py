@@ -20,7 +20,8 @@ DataKind = Literal["binary", "discrete", "continuous"]
 DATA_KINDS = frozenset({"binary", "discrete", "continuous"})
 DIRECTIONS = frozenset({"lower", "higher"})
 EXACTNESS = frozenset({"exact", "bound", "estimate", "measured"})
-CAPABILITIES = frozenset({"log_prob", "elbo", "log_prob_bound", "encode", "decode", "conditional"})
+CAPABILITIES = frozenset({"log_prob", "elbo", "log_prob_bound", "encode", "decode", "conditional", "pixel_conditionals",
+                          "latent_coding"})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ data ("teacher forcing"), so the log-likelihood costs one pass; masks (FVSBN, MA
 running sum (NADE) or a recurrent state (RNN) keep each conditional blind to its own and later
 dimensions. Sampling cannot be parallel: dimension σ(t) is drawn after the ones it conditions on,
 D passes in all. The conditionals' family comes from :mod:`benchbench.distributions`.
+
+The same chain of conditionals codes data losslessly (``pixel_conditionals``): an arithmetic or
+range coder spends -log2 p(x_σ(t) | x_σ(<t)) bits on each dimension in the order σ, and the decoder,
+having decoded the dimensions before σ(t), asks for the same conditional (Rissanen & Langdon 1979;
+MacKay 2003, ch. 6). The conditionals must be probabilities over the data's levels: Bernoulli,
+categorical or the discretised logistic mixture, not a density.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ SAMPLE_CHUNK = 1024  # examples sampled at once, bounding memory on large images
 class Autoregressive(Model):
     """Base of the variants: a subclass implements :meth:`conditionals` and creates ``self.opt``."""
 
-    capabilities = frozenset({"log_prob"})
+    capabilities = frozenset({"log_prob", "pixel_conditionals"})
 
     def __init__(self, shape: tuple[int, ...], likelihood: Likelihood):
         super().__init__()
@@ -48,6 +54,15 @@ class Autoregressive(Model):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return self.likelihood.log_prob(self.conditionals(x).flatten(1), x.flatten(1))
+
+    def pixel_order(self) -> list[int]:
+        """σ as flat dimensions: the order in which a coder asks :meth:`pixel_probs`."""
+        return self.order.tolist()
+
+    @torch.no_grad()
+    def pixel_probs(self, x: torch.Tensor, d: int) -> torch.Tensor:
+        """(B, L): P(x_d = level | the dimensions before d in σ), one :meth:`conditional` pass."""
+        return self.likelihood.level_probs(self.conditional(x, d))[:, 0]
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood in nats per example: maximum likelihood."""

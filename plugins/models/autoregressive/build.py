@@ -10,7 +10,7 @@ from benchbench.distributions import by_name
 
 from . import PARAMS, USES
 from .base import Autoregressive
-from .made import FVSBN, MADE
+from .made import FVSBN, MADE, MADEEnsemble
 from .nade import NADE
 from .pixelcnn import PixelCNN
 from .rnn import RNN
@@ -34,7 +34,8 @@ def build(data: Dataset, variant: str = "made", **params: Any) -> Autoregressive
         return NADE(data.shape, likelihood, params["hidden"], lr=params["lr"])
     if variant == "made":
         hidden = [params["hidden"]] * params["layers"]
-        return MADE(data.shape, likelihood, hidden, params["orderings"], params["order"], params["direct"],
+        made = MADE if params["orderings"] == 1 else MADEEnsemble  # a mixture has no single chain to code with
+        return made(data.shape, likelihood, hidden, params["orderings"], params["order"], params["direct"],
                     lr=params["lr"])
     if variant == "rnn":
         return RNN(data.shape, likelihood, params["hidden"], params["layers"], params["cell"], lr=params["lr"])

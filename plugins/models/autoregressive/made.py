@@ -9,7 +9,9 @@ random, and the model is their equal mixture,
 
     p(x) = (1/K) Σ_k p_k(x),   log p(x) = log-mean-exp_k log p_k(x),
 
-an exact density sampled by drawing a member, then sampling in its ordering.
+an exact density sampled by drawing a member, then sampling in its ordering. A mixture of members
+in different orderings has no single chain of conditionals to entropy-code with, so only a
+one-member MADE declares ``pixel_conditionals``; :class:`MADEEnsemble` is the mixture.
 """
 
 from __future__ import annotations
@@ -107,6 +109,14 @@ class MADE(Autoregressive):
             self.use(k)
             x[chosen] = self.sample_in_order(int(chosen.sum()), self.orders[k])
         return x
+
+
+class MADEEnsemble(MADE):
+    """A MADE with several members (``orderings`` > 1): p(x) is their mixture, whose conditional
+    p(x_d | x_<d) in any one ordering would need the other members' marginals, so it offers no
+    ``pixel_conditionals``."""
+
+    capabilities = frozenset({"log_prob"})
 
 
 class FVSBN(MADE):

@@ -16,6 +16,11 @@ The subclasses differ only in their latents:
 * :class:`VAE`: p(z) = N(0, I), q(z|x) = N(μ(x), diag σ²(x)).
 * :class:`HierarchicalVAE`: two stochastic layers (Burda et al. 2016, §5), generated top-down,
   p(z2) p(z1|z2) p(x|z1), and inferred bottom-up, q(z1|x) q(z2|z1), all diagonal Gaussians.
+
+On data with levels a :class:`VAE` also codes losslessly (``latent_coding``) by bits-back coding
+(Townsend, Bird & Barber 2019, BB-ANS), which needs q(z|x), the prior N(0, I) and p(x|z) over the
+levels: the expected code length is the negative ELBO. The hierarchy's prior on z1 is not N(0, I),
+so it does not declare the capability.
 """
 
 from __future__ import annotations
@@ -135,6 +140,8 @@ class VAE(LatentVAE):
     """One stochastic layer, p(z) = N(0, I); the ELBO's KL in closed form, lower in variance than
     its one-sample estimate."""
 
+    capabilities = LatentVAE.capabilities | {"latent_coding"}
+
     def __init__(self, shape: tuple[int, ...], likelihood: Likelihood, lr: float = 1e-3, **config: Any):
         super().__init__(shape, likelihood, **config)
         self.opt = torch.optim.Adam(self.parameters(), lr=lr)
@@ -152,6 +159,17 @@ class VAE(LatentVAE):
 
     def prior_sample(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=self.device)
+
+    @torch.no_grad()
+    def latent_posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of q(z | x), (B, Z) each."""
+        mean, log_var = self.posterior(x)
+        return mean, (0.5 * log_var).exp()
+
+    @torch.no_grad()
+    def decoder_probs(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, D, L): p(x_d = level | z) of each dimension."""
+        return self.likelihood.level_probs(self.decoder(z))
 
 
 class HierarchicalVAE(LatentVAE):
