@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from .api.dataset import Dataset, split_by_seed
 from .api.metric import EvalContext, MetricValue
-from .api.specs import BATCH_SIZE_PARAM, SPLIT_PARAM, DatasetSpec, MetricSpec, ModelSpec, Param, Requirements, ValueSpec
+from .api.executor import Executor
+from .api.specs import (BATCH_SIZE_PARAM, SPLIT_PARAM, DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec, Param, Requirements,
+                        ValueSpec)
 from .errors import (BenchError, CapabilityError, ContractError, ModelDiverged, NotApplicable, PluginError, SuiteError,
                      UsageError)
 from .plugin.hookspecs import hookimpl, hookspec
@@ -27,7 +29,8 @@ __version__ = "0.1.0"
 _LAZY = {"Model": "benchbench.api.model"}
 
 __all__ = [
-    "BATCH_SIZE_PARAM", "SPLIT_PARAM", "BenchError", "CapabilityError", "ContractError", "Dataset", "DatasetSpec", "EvalContext",
+    "BATCH_SIZE_PARAM", "SPLIT_PARAM", "BenchError", "CapabilityError", "ContractError", "Dataset", "DatasetSpec", "EvalContext", "Executor",
+    "ExecutorSpec",
     "MetricSpec", "MetricValue", "Model", "ModelDiverged", "ModelSpec", "NotApplicable", "Param", "PluginError", "Requirements", "SuiteError", "UsageError", "ValueSpec",
     "hookimpl", "hookspec", "run", "split_by_seed",
 ]

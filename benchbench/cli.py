@@ -11,15 +11,8 @@ import click
 from .errors import UsageError
 from .evaluate import evaluate as evaluate_command
 from .hype.commands import hype as hype_command
+from .plugin.command import command_registry
 from .report.command import report as report_command
-
-
-def _registry(ctx: click.Context):  # noqa: ANN202 - imported lazily, keeps start-up light
-    from .plugin.manager import make_plugin_manager
-    from .plugin.registry import build_registry
-
-    blocked = [p.removeprefix("no:") for p in ctx.obj["plugins"] if p.startswith("no:")]
-    return build_registry(make_plugin_manager(disabled=blocked))
 
 
 def _plugin_option(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -69,24 +62,31 @@ def cli(ctx: click.Context, plugins: tuple[str, ...]) -> None:
 @click.option("--run-id", help="Name of the run folder (default: a timestamp).")
 @click.option("--seeds", callback=lambda ctx, param, value: _seeds(value), metavar="0,1,2",
               help="Seeds to run instead of the suite's (recorded in the run folder's run.json).")
-@click.option("--jobs", default=1, show_default=True, type=int,
-              help="Cells run at once, each in its own process with an equal share of torch's threads.")
+@click.option("--executor", help="What runs the cells: local (default) or ray, or a plugin's (`bench list executors`); "
+              "overrides the suite's [executor].")
+@click.option("--jobs", type=int, help="local: cells at once, each in its own process (default 1: in this process).")
+@click.option("--threads", type=int, help="local: torch threads per cell (default: the cores shared equally among the jobs).")
+@click.option("--address", help="ray: local (start an instance here), auto (this machine's cluster) or the head's HOST:PORT.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--no-report", is_flag=True, help="Do not write RUN_DIR/report.html at the end (`bench report` writes it later).")
 @click.pass_context
 def run(ctx: click.Context, suite: Path | None, resume: Path | None, results_root: Path, run_id: str | None,
-        seeds: list[int] | None, jobs: int, no_progress: bool, no_report: bool) -> None:
+        seeds: list[int] | None, executor: str | None, jobs: int | None, threads: int | None, address: str | None,
+        no_progress: bool, no_report: bool) -> None:
     """Run SUITE (a TOML file), print its leaderboards and write its report. Exit 1 if any cell failed."""
     from .engine.runner import run_suite
 
     if (suite is None) == (resume is None):
         raise UsageError("give either SUITE or --resume RUN_DIR")
+    registry = command_registry(ctx)
+    options = {k: v for k, v in (("jobs", jobs), ("threads", threads), ("address", address)) if v is not None}
     outcome = run_suite(suite, resume=resume, results_root=results_root, run_id=run_id, seeds=seeds,
-                        registry=_registry(ctx), progress=not no_progress, echo=click.echo, jobs=jobs)
+                        registry=registry, progress=not no_progress, echo=click.echo, executor=executor,
+                        executor_options=options)
     if not no_report:
         from .report import write_report
 
-        click.echo(f"Report: {write_report(outcome.run_dir)}")
+        click.echo(f"Report: {write_report(outcome.run_dir, registry=registry)}")
     if outcome.failures:
         click.echo(f"{len(outcome.failures)} cell(s) did not finish ok", err=True)
         ctx.exit(1)
@@ -100,7 +100,7 @@ def validate(ctx: click.Context, suites: tuple[Path, ...], static: bool) -> None
     """Check SUITES without running them: by default everything `bench run` checks before training."""
     from .engine.suite import load_suite
 
-    registry = _registry(ctx)
+    registry = command_registry(ctx)
     for path in suites:
         suite = load_suite(path, registry)
         if not static:
@@ -117,7 +117,7 @@ def validate(ctx: click.Context, suites: tuple[Path, ...], static: bool) -> None
 @click.pass_context
 def list_(ctx: click.Context) -> None:
     """Show every model, metric and dataset with the plugin that provides it."""
-    registry = _registry(ctx)
+    registry = command_registry(ctx)
     for kind in ("model", "metric", "dataset"):
         click.echo(f"{kind}s:")
         for name in registry.names(kind):
@@ -141,7 +141,7 @@ def show(ctx: click.Context, name: str, no_build: bool) -> None:
     from .errors import suggest
     from .plugin.describe import describe
 
-    registry = _registry(ctx)
+    registry = command_registry(ctx)
     kinds = [kind for kind in ("model", "metric", "dataset") if name in registry.entries[kind]]
     if not kinds:
         every = {n for kind in ("model", "metric", "dataset") for n in registry.names(kind)}

@@ -94,9 +94,9 @@ def checked_suite(registry: Any, samples: Path, dataset_name: str, metrics: str 
         params["labels"] = str(Path(params["labels"]).expanduser().resolve())
     suite = parsed(registry, suite_text(samples, dataset_name, chosen, params, count or 1, seed))
     model = build_model(registry.provider("model", FAMILY), data, suite.models[0].variant, suite.models[0].params)
-    if count is not None and count > len(model):
-        raise UsageError(f"{samples}: holds {len(model)} samples, --samples asks for {count}")
-    text = suite_text(samples, dataset_name, chosen, params, count or len(model), seed)
+    if count is not None and count > model.count:
+        raise UsageError(f"{samples}: holds {model.count} samples, --samples asks for {count}")
+    text = suite_text(samples, dataset_name, chosen, params, count or model.count, seed)
     return parsed(registry, text), text
 
 
@@ -135,10 +135,10 @@ def evaluate(ctx: click.Context, samples: Path, dataset: str, metrics: str | Non
              results_root: Path, run_id: str | None, params: tuple[str, ...]) -> None:
     """Score SAMPLES (a folder of PNG / JPEG images, a .npy / .npz array or a .pt tensor file) on a
     dataset under benchbench's own protocols and print the table. Exit 1 if the cell failed."""
-    from .cli import _registry
     from .engine.runner import run_suite
+    from .plugin.command import command_registry
 
-    registry = _registry(ctx)
+    registry = command_registry(ctx)
     suite, text = checked_suite(registry, samples.expanduser().resolve(), dataset, metrics, params, count, seed)
     suite_file = written_suite(results_root, suite, run_id, text)
     try:

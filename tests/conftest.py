@@ -104,3 +104,32 @@ def write_suite(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of small networks: a second thread gains little, and on a
+    shared, busy CPU it can cost three to ten times the time. Modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's digits with the splits every model and metric test uses."""
+    from benchbench_plugins.datasets.digits import make_digits
+
+    return make_digits(split_seed=0, val_fraction=0.1, test_fraction=0.2)
+
+
+@pytest.fixture(scope="module")
+def digits_binary():
+    """The binarised digits, on the same splits."""
+    from benchbench_plugins.datasets.digits import make_digits_binary
+
+    return make_digits_binary(split_seed=0, val_fraction=0.1, test_fraction=0.2)

@@ -7,6 +7,7 @@ plugins' numbers.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -46,6 +47,8 @@ class Gaussian(benchbench.Model):
         time.sleep(self.sleep)
         if self.behaviour == "raise":
             raise RuntimeError("boom in train_step")
+        if self.behaviour == "exit":  # the worker process dies, as one killed by the OOM killer does
+            os._exit(3)
         if self.behaviour == "hog":  # a transient 256 MiB, written so that it is resident
             torch.ones(2**26).sum()
         loss = -self.log_prob(x).mean()
@@ -146,7 +149,7 @@ class RunnablePlugin:
     def benchbench_models(self) -> list[ModelSpec]:
         variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}, "broken": {}, "picky": {},
                     "tensor-loss": {}, "string-loss": {}, "bad-shape": {}, "hog": {}, "guard": {},
-                    "self-measuring": {}, "bad-sampling-values": {}, "bad-sampling-protocol": {}, "conditional": {}}
+                    "self-measuring": {}, "bad-sampling-values": {}, "bad-sampling-protocol": {}, "conditional": {}, "exit": {}}
         params = (Param("diverge_at", 5), Param("sleep", 0.0))
         return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants, params=params),
                 ModelSpec("binary-only", "models binary data only", build_gaussian, data_kinds=frozenset({"binary"}))]

@@ -1,6 +1,7 @@
 """benchbench.denoisers: the time features against numpy and diffusers, attention against a direct
 computation, shapes and refusals at the image sizes the suites use, the zero start, conditioning on
-time and class, and a real fit of a time-dependent target.
+time and class, a real fit of a time-dependent target, and the settings the diffusion and score
+plugins share: the same network as theirs, the same parameters in their specs, the same refusals.
 
 Networks are built narrow (8 or 16 channels) so the whole module takes seconds on one thread.
 """
@@ -8,22 +9,26 @@ Networks are built narrow (8 or 16 channels) so the whole module takes seconds o
 from __future__ import annotations
 
 import math
+from dataclasses import fields
+from importlib import import_module
 
 import numpy as np
 import pytest
 import torch
 from diffusers.models.embeddings import get_timestep_embedding
 
-from benchbench.denoisers import DenoiserMLP, SelfAttention, UNet, denoiser, timestep_embedding, unet_problem
+from benchbench import Dataset
+from benchbench.denoisers import (
+    DenoiserMLP,
+    DenoiserSettings,
+    SelfAttention,
+    UNet,
+    denoiser,
+    timestep_embedding,
+    unet_problem,
+)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small tensors: a second thread gains nothing on a shared CPU and can cost many times the time."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def adam_steps(net: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, target: torch.Tensor, steps: int,
@@ -190,3 +195,63 @@ def test_net_fits_a_time_dependent_target_beyond_what_ignoring_t_allows(make, sh
     print(f"loss {losses[0]:.4f} → {losses[-1]:.5f}, blind to t at best {blind:.4f}")
     assert losses[-1] < losses[0] / 10
     assert losses[-1] < blind / 3
+
+
+# ---- the plugins' shared settings ---------------------------------------------------------------------
+
+PLUGINS = ("diffusion", "score")
+
+
+@pytest.mark.parametrize("name", PLUGINS)
+def test_each_plugin_inherits_the_shared_settings_and_its_spec_declares_them_with_their_defaults(name):
+    shared = {f.name: f.default for f in fields(DenoiserSettings)}
+    assert issubclass(import_module(f"benchbench_plugins.models.{name}.config").Config, DenoiserSettings)
+    spec = import_module(f"benchbench_plugins.models.{name}").benchbench_models()[0]
+    assert {p.name: p.default for p in spec.params if p.name in shared} == shared
+
+
+def vectors() -> Dataset:
+    """64 standard normal points in 2-D: vector data for the plugins' MLP."""
+    points = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    return Dataset("vectors", points, points[:8], points[:8], "continuous")
+
+
+@pytest.mark.parametrize(("name", "variant", "images"), [
+    ("diffusion", "cfg", True), ("diffusion", "ddpm", False), ("score", "ncsn", True), ("score", "sde-vp", False),
+])
+def test_the_shared_settings_build_the_network_each_plugin_builds(name, variant, images, digits):
+    data = digits if images else vectors()
+    settings = {"hidden": 16, "depth": 2, "channels": 8, "res_blocks": 2, "attention_resolution": 4, "dropout": 0.1}
+    spec = import_module(f"benchbench_plugins.models.{name}").benchbench_models()[0]
+    torch.manual_seed(0)  # built as the host builds it: the spec's defaults, the variant's, the suite's
+    model = import_module(f"benchbench_plugins.models.{name}.model").build(
+        data, variant, **{**spec.defaults(), **spec.variants[variant], **settings})
+    torch.manual_seed(0)
+    ours = DenoiserSettings(**settings).build_denoiser(data.shape, data.num_classes if variant == "cfg" else None)
+    assert str(ours) == str(model.net)  # the modules, their sizes and the dropout rate
+    torch.testing.assert_close(ours.state_dict(), model.net.state_dict(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("settings", "shape", "words"), [
+    ({"levels": 0, "network": "mlp"}, (2,), "levels must be at least 1, got 0"),
+    ({"attention_resolution": -1}, (2,), "attention_resolution must not be negative, got -1"),
+    ({"dropout": 1.0}, (2,), "dropout must lie in [0, 1), got 1.0"),
+    ({"network": "transformer"}, (2,), "network must be one of auto, unet, mlp, got 'transformer'"),
+    ({"network": "unet"}, (2,), "network 'unet' needs images (C, H, W); 'data' is shaped (2,)"),
+    ({}, (4, 4), "needs vectors (D,) or images (C, H, W), or network 'mlp'; 'data' is shaped (4, 4)"),
+    ({"levels": 4}, (1, 8, 8), "levels 4 halves 8x8 images below 2x2: at most 3 for this size (the note)"),
+    ({"channels": 20}, (1, 8, 8), "channels 20 is not a multiple of the 8 GroupNorm groups (the note)"),
+])
+def test_the_shared_check_names_what_is_wrong_and_the_plugins_note_on_a_u_net(settings, shape, words):
+    assert DenoiserSettings(**settings).denoiser_problem(shape, "data", "the note") == words
+
+
+@pytest.mark.parametrize(("settings", "shape"), [
+    ({}, (2,)), ({}, (1, 8, 8)), ({"levels": 4, "channels": 20}, (2,)), ({"network": "mlp", "levels": 4}, (4, 4)),
+    ({"network": "unet", "attention_resolution": 0}, (1, 8, 8)),
+])
+def test_the_shared_check_passes_what_the_network_takes(settings, shape):
+    config = DenoiserSettings(**{"hidden": 8, "depth": 1, "channels": 8, **settings})  # small, so quick
+    assert config.denoiser_problem(shape, "data", "the note") == ""
+    x = torch.randn(3, *shape)
+    assert config.build_denoiser(shape)(x, torch.ones(3)).shape == x.shape

@@ -14,18 +14,11 @@ import torch
 
 from benchbench import mcmc
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 COV = torch.tensor([[1.0, 0.6], [0.6, 0.5]], dtype=torch.float64)  # eigenvalues 1.4 and 0.1
 MEAN = torch.tensor([1.0, -2.0], dtype=torch.float64)
 PRECISION = torch.linalg.inv(COV)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small tensors: a second thread gains nothing on a shared CPU and can cost many times the time."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def gaussian_log_density(mean: torch.Tensor, precision: torch.Tensor) -> mcmc.LogDensity:

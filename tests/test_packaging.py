@@ -53,7 +53,8 @@ def test_every_plugin_module_has_an_entry_point_and_every_entry_point_a_module()
 
 def test_every_hook_is_documented_with_when_and_what():
     hooks = [getattr(hookspecs, name) for name in dir(hookspecs) if name.startswith("benchbench_")]
-    assert {h.__name__ for h in hooks} == {"benchbench_models", "benchbench_metrics", "benchbench_datasets", "benchbench_cell_finished"}
+    assert {h.__name__ for h in hooks} == {"benchbench_models", "benchbench_metrics", "benchbench_datasets", "benchbench_executors",
+                                          "benchbench_cell_finished"}
     for hook in hooks:
         doc = inspect.getdoc(hook) or ""
         assert len(doc.splitlines()) >= 3, f"{hook.__name__} needs a docstring that says when it is called and what it returns"

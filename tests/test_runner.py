@@ -52,7 +52,7 @@ def test_cells_run_in_worker_processes_give_the_same_records(tmp_path):
     assert [c["status"] for c in cells_of(two)[0]] == ["ok", "ok"]
     environment = json.loads((two.run_dir / "environment.json").read_text())
     assert environment["cells_at_once"] == 2 and environment["torch_threads"] >= 1
-    with pytest.raises(UsageError, match="--jobs must be at least 1, got 0"):
+    with pytest.raises(UsageError, match="jobs must be at least 1, got 0"):
         run(tmp_path / "zero", jobs=0)
 
 
@@ -130,7 +130,7 @@ def test_resume_skips_finished_cells(tmp_path):
 
 
 def test_cli_exit_status_is_1_when_a_cell_fails(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    monkeypatch.setattr(cli_module, "command_registry", lambda ctx: runnable_registry())
     suite = write_runnable_suite(tmp_path / "fake.toml", variant="raise")
     result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res"), "--no-progress"])
     assert result.exit_code == 1, result.output
@@ -138,7 +138,7 @@ def test_cli_exit_status_is_1_when_a_cell_fails(tmp_path, monkeypatch):
 
 
 def test_cli_run_with_bad_device_exits_2_and_writes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    monkeypatch.setattr(cli_module, "command_registry", lambda ctx: runnable_registry())
     suite = write_runnable_suite(tmp_path / "fake.toml")
     suite.write_text(suite.read_text().replace('name = "fake"', 'name = "fake"\ndevice = "cuda:7"'))
     result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res")])
@@ -350,7 +350,7 @@ def test_records_and_leaderboard_name_the_providing_plugin_and_distribution(tmp_
 
 
 def test_validate_refuses_what_run_refuses_and_static_says_what_it_skipped(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    monkeypatch.setattr(cli_module, "command_registry", lambda ctx: runnable_registry())
     suite = write_runnable_suite(tmp_path / "fake.toml")
     suite.write_text(suite.read_text().replace('family = "gaussian"', 'family = "binary-only"').replace('variant = "ok"\n', ""))
     message = "'binary-only' models binary data, 'blobs' is continuous"
@@ -364,7 +364,7 @@ def test_validate_refuses_what_run_refuses_and_static_says_what_it_skipped(tmp_p
 
 
 def test_validate_of_a_good_suite_says_what_it_checked(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    monkeypatch.setattr(cli_module, "command_registry", lambda ctx: runnable_registry())
     result = CliRunner().invoke(cli_module.cli, ["validate", str(write_runnable_suite(tmp_path / "fake.toml"))])
     assert result.exit_code == 0, result.output
     assert "ok (2 cells: 1 datasets x 1 models x 2 seeds; 3 metrics; every dataset loaded, every model built" in result.output
@@ -377,7 +377,7 @@ def test_validate_of_a_good_suite_says_what_it_checked(tmp_path, monkeypatch):
 
 
 def test_seeds_override_the_suite_and_are_kept_on_resume(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    monkeypatch.setattr(cli_module, "command_registry", lambda ctx: runnable_registry())
     suite = write_runnable_suite(tmp_path / "fake.toml")
     result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res"), "--run-id", "r",
                                                  "--seeds", "3,4,5", "--no-progress"])
@@ -398,7 +398,7 @@ def test_seeds_override_the_suite_and_are_kept_on_resume(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("seeds", ["0,0", "-1", "a,b"])
 def test_bad_seeds_exit_2(tmp_path, monkeypatch, seeds):
-    monkeypatch.setattr(cli_module, "_registry", lambda ctx: runnable_registry())
+    monkeypatch.setattr(cli_module, "command_registry", lambda ctx: runnable_registry())
     suite = write_runnable_suite(tmp_path / "fake.toml")
     result = CliRunner().invoke(cli_module.cli, ["run", str(suite), "--results", str(tmp_path / "res"), "--seeds", seeds])
     assert result.exit_code == 2, result.output

@@ -290,7 +290,7 @@ def test_cell_id_is_stable_and_tracks_params(fake_registry, write_suite) -> None
 
 @pytest.fixture
 def cli_with_fake_registry(monkeypatch, fake_registry) -> CliRunner:
-    monkeypatch.setattr(benchbench.cli, "_registry", lambda ctx: fake_registry)
+    monkeypatch.setattr(benchbench.cli, "command_registry", lambda ctx: fake_registry)
     return CliRunner()
 
 

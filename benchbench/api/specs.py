@@ -181,7 +181,16 @@ class DatasetSpec(_Spec):
     """
 
 
-def spec_problem(spec: ModelSpec | MetricSpec | DatasetSpec) -> str:
+@dataclass(frozen=True)
+class ExecutorSpec(_Spec):
+    """An executor: how a run's cells are carried out (:class:`benchbench.Executor`). The factory
+    is called as ``factory(datasets, **params)`` with the datasets the driver loaded (keyed as
+    ``CellJob.dataset_key``) and the parameters of the suite's ``[executor]`` table or the command
+    line, and returns the executor; it imports what it needs (a cluster client) only then.
+    """
+
+
+def spec_problem(spec: ModelSpec | MetricSpec | DatasetSpec | ExecutorSpec) -> str:
     """What is wrong with a spec's declarations (an unknown data kind or capability), or ''."""
     if isinstance(spec, ModelSpec):
         declared = {"data_kinds": (spec.data_kinds, DATA_KINDS)}

@@ -35,6 +35,7 @@ from ..errors import CellTimeout, ContractError, Diverged, NotApplicable
 from ..nn import dequantize
 from ..plugin.registry import Provided
 from .density_grid import density_grid, save_density_grid
+from .latent_traversals import latent_traversals, save_latent_traversals
 from .environment import seed_everything
 from .memory import peak_mb, reset_peak
 from .suite import Cell, MetricEntry
@@ -65,6 +66,8 @@ class CellJob:
     cache_dir: Path
     progress: bool = True
     deterministic: bool = False  # torch's deterministic algorithms were on; part of every value's protocol
+    executor: str = "local"  # where it ran, in every record: the executor's name and
+    node: str = ""           # the node the executor placed it on (set there, before run_cell)
 
     @property
     def dataset_key(self) -> str:
@@ -150,6 +153,9 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     grid = density_grid(model, dataset, job.device, cell.model.batch_size)
     if grid is not None:
         save_density_grid(grid, job.run_dir / "samples" / _safe(cell.cell_id))
+    traversals = latent_traversals(model, dataset, job.device, cell.model.batch_size)
+    if traversals is not None:
+        save_latent_traversals(traversals, job.run_dir / "samples" / _safe(cell.cell_id))
     records += _cost_records(report, timings, job.device, job.samples, memory_method, sampling)
     records += _sampling_records(job, model, sampling)
     context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size,
@@ -389,5 +395,12 @@ def _stamp(job: CellJob, record: dict[str, Any]) -> dict[str, Any]:
         "model_plugin": job.model.plugin, "model_distribution": job.model.origin,
         "params_hash": cell.params_hash, "model_params": cell.model.params, "dataset_params": cell.dataset.params,
         "budget": str(cell.model.budget), "seed": cell.seed, "model_version": job.model.spec.version,
-        "device": job.device, **record,
+        "device": job.device, "executor": job.executor, "node": job.node, **record,
     }
+
+
+def lost_cell(job: CellJob, status: str, error: str, **where: Any) -> list[dict[str, Any]]:
+    """The records of a cell whose run never came back (its worker died, its node left, it was
+    cancelled past its time limit): the summary alone, ``status`` with the reason, stamped as
+    ``run_cell`` stamps, ``where`` (``node``, ``attempts``) included."""
+    return [_stamp(job, {"kind": "cell", "status": status, "error": error, "wall_seconds": 0.0, **where})]

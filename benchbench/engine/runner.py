@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ..api.dataset import Dataset
+from ..api.executor import Executor
 from ..errors import CapabilityError, PluginError, ResultsError, UsageError
 from ..plugin.registry import Registry, build_registry
 from ..plugin.manager import make_plugin_manager
@@ -28,8 +29,7 @@ from ..results.wide import render_text, wide_tables
 from ..results.store import RunStore
 from .cell import CellJob, build_model, load_dataset
 from .environment import describe, deterministic_algorithms, resolve_device
-from .executors import LocalExecutor, ProcessExecutor
-from .suite import Suite, checked_seeds, load_suite, parse_suite, read_toml
+from .suite import ExecutorEntry, Suite, checked_seeds, load_suite, parse_suite, read_toml
 
 DEFAULT_CACHE = Path(os.environ.get("BENCHBENCH_CACHE") or Path.home() / ".cache" / "benchbench")
 
@@ -123,14 +123,14 @@ def run_suite(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     cache_dir: Path = DEFAULT_CACHE,
-    jobs: int = 1,
+    jobs: int | None = None,
+    executor: str | None = None,
+    executor_options: dict[str, Any] | None = None,
 ) -> RunOutcome:
     """Run a suite (or resume a run folder) and return its leaderboard and failures. ``seeds``
     replaces the suite's seeds for a new run and is recorded in its ``run.json``; a resumed run
-    keeps the seeds it was started with. ``jobs`` > 1 runs that many cells at once, each in its own
-    process with an equal share of torch's threads (:class:`ProcessExecutor`)."""
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    keeps the seeds it was started with. ``executor`` (a name) and ``executor_options`` (its
+    parameters) override the suite's ``[executor]``; ``jobs`` is the local executor's ``jobs``."""
     registry = registry or build_registry(make_plugin_manager())
     for plugin, problem in registry.problems.items():
         echo(f"warning: plugin {plugin!r} not loaded: {problem.splitlines()[0]} (see `bench list`)")
@@ -147,22 +147,25 @@ def run_suite(
     else:
         raise UsageError("give a suite file or --resume RUN_DIR")
     device = resolve_device(suite.device)
+    chosen = chosen_executor(suite, registry, executor, {**(executor_options or {}), **({} if jobs is None else {"jobs": jobs})})
     clock = [time.perf_counter()]
     datasets = preflight(suite, registry)
     clock.append(time.perf_counter())
-    store = RunStore(run_dir)
-    finished = store.open(new=resume is None)
-    try:
-        executor = executor_for(datasets, jobs)
-        if resume is None:
-            _write_run_files(store, suite, device, registry, executor)
-        with deterministic_algorithms(suite.deterministic, device):
-            failures = _run_cells(store, suite, registry, executor, device, finished, progress, echo, Path(cache_dir))
-        clock.append(time.perf_counter())
-        board = write_leaderboard(run_dir)
-        clock.append(time.perf_counter())
-    finally:
-        store.close()
+    with _plugin_call(registry, "executor", chosen.name, lambda: registry.executor(chosen.name).resolve()(datasets, **chosen.params)) as runner:
+        jobs_of = lambda cells: [_job(run_dir, suite, registry, c, device, progress, Path(cache_dir), runner.name) for c in cells]  # noqa: E731
+        runner.check(jobs_of(suite.cells()))
+        store = RunStore(run_dir)
+        finished = store.open(new=resume is None)
+        try:
+            if resume is None:
+                _write_run_files(store, suite, device, registry, runner)
+            with deterministic_algorithms(suite.deterministic, device):
+                failures = _run_cells(store, suite, registry, runner, finished, jobs_of, echo)
+            clock.append(time.perf_counter())
+            board = write_leaderboard(run_dir)
+            clock.append(time.perf_counter())
+        finally:
+            store.close()
     echo(f"\n{render_text(wide_tables(read_records(run_dir)[0]))}\n\nResults: {run_dir} (every number: leaderboard.csv)")
     for failure in failures:
         echo(f"FAILED {failure['cell_id']}: {failure['status']}: {failure['error']}")
@@ -170,17 +173,23 @@ def run_suite(
     return RunOutcome(run_dir, board, failures, seconds)
 
 
-def executor_for(datasets: dict[str, Dataset], jobs: int) -> LocalExecutor | ProcessExecutor:
-    """Cells in turn in this process, or ``jobs`` at once sharing torch's threads equally."""
-    if jobs == 1:
-        return LocalExecutor(datasets)
-    import torch
+def chosen_executor(suite: Suite, registry: Registry, name: str | None, options: dict[str, Any]) -> ExecutorEntry:
+    """The executor and its parameters: the command line's choice over the suite's ``[executor]``
+    (whose parameters apply only to the executor they were written for), else ``local``; options
+    from the command line (``--jobs``, ``--address``, ``--threads``) must be parameters of it."""
+    table = suite.executor
+    name = name or (table.name if table else "local")
+    spec = registry.executor(name, "--executor")
+    params = {**spec.defaults(), **(table.params if table and table.name == name else {})}
+    for key, value in options.items():
+        if spec.param(key) is None:
+            known = ", ".join(p.name for p in spec.params) or "none"
+            raise UsageError(f"--{key} is not a parameter of executor {name!r} (its parameters: {known})")
+        params[key] = value
+    return ExecutorEntry(name, params)
 
-    return ProcessExecutor(datasets, jobs, threads=max(1, torch.get_num_threads() // jobs))
 
-
-def _write_run_files(store: RunStore, suite: Suite, device: str, registry: Registry,
-                     executor: LocalExecutor | ProcessExecutor) -> None:
+def _write_run_files(store: RunStore, suite: Suite, device: str, registry: Registry, executor: Executor) -> None:
     store.write_text("suite.toml", Path(suite.path).read_text(encoding="utf-8"))
     seeds_from = "the suite" if list(suite.seeds) == suite_seeds(suite) else "--seeds"
     store.write_text("run.json", json.dumps({"suite": suite.name, "run_id": store.run_dir.name, "source": str(suite.path),
@@ -188,10 +197,7 @@ def _write_run_files(store: RunStore, suite: Suite, device: str, registry: Regis
     dists = sorted({dist for dist, _ in registry.manager.distributions.values() if dist})
     with deterministic_algorithms(suite.deterministic, device):
         environment = describe(device, dists)
-    if isinstance(executor, ProcessExecutor):  # what each cell ran with, not the driver
-        environment.update(cells_at_once=executor.workers, torch_threads=executor.threads)
-    else:
-        environment.update(cells_at_once=1)
+    environment.update(executor.environment())  # what each cell ran with, not the driver
     store.write_text("environment.json", json.dumps(environment, indent=2, default=str))
 
 
@@ -200,32 +206,44 @@ def suite_seeds(suite: Suite) -> list[int]:
     return list(suite.raw.get("suite", {}).get("seeds", [0]))
 
 
-def _run_cells(store: RunStore, suite: Suite, registry: Registry, executor: LocalExecutor | ProcessExecutor, device: str,
-               finished: list[dict[str, Any]], progress: bool, echo: Callable[[str], None], cache_dir: Path) -> list[dict[str, Any]]:
+def _run_cells(store: RunStore, suite: Suite, registry: Registry, executor: Executor, finished: list[dict[str, Any]],
+               jobs_of: Callable[[list[Any]], list[CellJob]], echo: Callable[[str], None]) -> list[dict[str, Any]]:
     done = {r["cell_id"]: r for r in finished if r.get("kind") == "cell"}
     cells = suite.cells()
-    jobs = [_job(store, suite, registry, cell, device, progress, cache_dir) for cell in cells if cell.cell_id not in done]
+    jobs = jobs_of([cell for cell in cells if cell.cell_id not in done])
     if done:
         echo(f"Resuming {store.run_dir}: {len(done)} of {len(cells)} cells already finished")
     failures = [r for r in done.values() if r["status"] != "ok"]
-    for i, records in enumerate(executor.map(jobs), start=len(done) + 1):
+    started = time.perf_counter()
+    for i, records in enumerate(executor.map(jobs), start=1):
         store.append(records)
         summary = records[-1]
-        echo(f"[{i}/{len(cells)}] {summary['cell_id']}: {summary['status']} ({summary['wall_seconds']:.1f} s)")
         if summary["status"] != "ok":
             failures.append(summary)
+        echo(f"[{len(done) + i}/{len(cells)}] {summary['cell_id']}: {summary['status']} ({summary['wall_seconds']:.1f} s)"
+             f"{_progress(i, len(jobs), len(failures), time.perf_counter() - started)}")
         _announce(registry, summary, [r for r in records if r.get("kind") == "metric"], echo)
     return failures
 
 
-def _job(store: RunStore, suite: Suite, registry: Registry, cell: Any, device: str, progress: bool, cache_dir: Path) -> CellJob:
+def _progress(finished: int, total: int, failed: int, seconds: float) -> str:
+    """`` · 1 failed · ETA 3 min`` from this run's pace; nothing once the last cell is in."""
+    parts = [f"{failed} failed"] if failed else []
+    if finished < total:
+        left = seconds / finished * (total - finished)
+        parts.append(f"ETA {left / 60:.0f} min" if left >= 90 else f"ETA {left:.0f} s")
+    return "".join(f" · {p}" for p in parts)
+
+
+def _job(run_dir: Path, suite: Suite, registry: Registry, cell: Any, device: str, progress: bool, cache_dir: Path,
+         executor: str) -> CellJob:
     return CellJob(
-        run_id=store.run_dir.name, cell=cell, model=registry.provider("model", cell.model.family),
+        run_id=run_dir.name, cell=cell, model=registry.provider("model", cell.model.family),
         dataset_spec=registry.dataset(cell.dataset.name),
         metrics=[(entry, registry.provider("metric", entry.name)) for entry in suite.metrics],
         device=device, samples=suite.samples, time_limit=suite.time_limit, checkpoint_every=suite.checkpoint_every,
         deterministic=suite.deterministic,
-        run_dir=store.run_dir, cache_dir=cache_dir, progress=progress,
+        run_dir=run_dir, cache_dir=cache_dir, progress=progress, executor=executor,
     )
 
 

@@ -47,9 +47,11 @@ from ..results.names import RENAMED_METRICS
 
 SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every", "deterministic"}
 DATASET_KEYS = {"name", "params"}
-MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "datasets"}
+MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "datasets", "resources"}
 METRIC_KEYS = {"name", "params"}
-TOP_KEYS = {"suite", "datasets", "models", "metrics"}
+EXECUTOR_KEYS = {"name", "params"}
+RESOURCE_KEYS = {"cpus", "gpus"}
+TOP_KEYS = {"suite", "datasets", "models", "metrics", "executor"}
 BUDGET_UNITS = ("steps", "epochs", "seconds")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -79,6 +81,7 @@ class ModelEntry:
     budget: Budget
     batch_size: int
     datasets: tuple[str, ...] | None = None  # restrict the model to these datasets; None: all
+    resources: dict[str, float] = field(default_factory=dict)  # cpus, gpus a cell asks of an executor that places cells
 
     def runs_on(self, dataset: str) -> bool:
         return self.datasets is None or dataset in self.datasets
@@ -86,6 +89,14 @@ class ModelEntry:
 
 @dataclass(frozen=True)
 class MetricEntry:
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExecutorEntry:
+    """The suite's ``[executor]`` table: which executor runs the cells, with its parameters."""
+
     name: str
     params: dict[str, Any]
 
@@ -124,6 +135,7 @@ class Suite:
     datasets: tuple[DatasetEntry, ...]
     models: tuple[ModelEntry, ...]
     metrics: tuple[MetricEntry, ...]
+    executor: ExecutorEntry | None = None  # None: the command line's choice, else local
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def cells(self) -> list[Cell]:
@@ -221,6 +233,7 @@ def parse_suite(raw: dict[str, Any], file: str, registry: Any) -> Suite:
         datasets=datasets,
         models=_models(r, raw.get("models"), registry, {d.name for d in datasets}),
         metrics=_metrics(r, raw.get("metrics", []), registry),
+        executor=_executor(r, raw.get("executor"), registry),
         raw=raw,
     )
 
@@ -292,9 +305,29 @@ def _models(r: _Reader, value: Any, registry: Any, dataset_names: set[str]) -> t
             budget=_budget(r, table, path),
             batch_size=r.get(table, "batch_size", path, int, 128, positive=True),
             datasets=_model_datasets(r, table, path, dataset_names),
+            resources=_resources(r, table, path),
         ))
     _unique(r, "models", [(e.name, e.variant) for e in entries], "Give each a distinct `name`")
     return tuple(entries)
+
+
+def _resources(r: _Reader, table: dict[str, Any], path: str) -> dict[str, float]:
+    """``resources = { cpus = 2, gpus = 0.5 }``: what each cell of the entry asks of an executor
+    that places cells (a fraction of a GPU shares it); the local executor runs cells as they come."""
+    given = r.table(r.get(table, "resources", path, dict, {}), f"{path}.resources", RESOURCE_KEYS)
+    for key, value in given.items():
+        if not _fits(value, float) or value < 0 or (key == "cpus" and value == 0):
+            raise r.fail(f"{path}.resources.{key}", "a positive number" if key == "cpus" else "a number >= 0", value)
+    return {k: float(v) for k, v in given.items()}
+
+
+def _executor(r: _Reader, value: Any, registry: Any) -> ExecutorEntry | None:
+    """``[executor]``: ``name`` and ``params``, checked against the executor's spec as a model's are."""
+    if value is None:
+        return None
+    table = r.table(value, "executor", EXECUTOR_KEYS)
+    name = r.get(table, "name", "executor", str)
+    return ExecutorEntry(name, _params(r, table, "executor", registry.executor(name, f"{r.file}: executor.name")))
 
 
 def _family_key(r: _Reader, table: dict[str, Any], path: str) -> str:

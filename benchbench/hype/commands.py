@@ -34,14 +34,16 @@ def hype() -> None:
 @click.option("--min-size", default=128, show_default=True, type=click.IntRange(min=1),
               help="Upscale (nearest neighbour, integer factor) until the shorter side has this many pixels.")
 @click.option("-o", "--out", type=_PATH, help="Study folder (default: RUN_DIR/hype/<model>-<variant>-<dataset>-seed<S>).")
-def prepare(run_dir: Path, model: str, dataset: str, n: int, seed: int | None, selection_seed: int, min_size: int,
-            out: Path | None) -> None:
+@click.pass_context
+def prepare(ctx: click.Context, run_dir: Path, model: str, dataset: str, n: int, seed: int | None, selection_seed: int,
+            min_size: int, out: Path | None) -> None:
     """Make a study of N real test images and N samples of one cell of RUN_DIR."""
+    from ..plugin.command import command_registry
     from .prepare import prepare_study
     from .study import load_study
 
     study = load_study(prepare_study(run_dir, model, dataset, n=n, seed=seed, selection_seed=selection_seed, out=out,
-                                     min_size=min_size))
+                                     min_size=min_size, registry=command_registry(ctx)))
     info = study.info
     click.echo(f"Study {study.study_id}: {n} real and {n} fake images of {info['model']}/{info['variant']} on {info['dataset']} "
                f"seed {info['seed']}, shown at {info['image_size'][1]}x{info['image_size'][0]} (x{info['upscale']}), in {study.root}\n"

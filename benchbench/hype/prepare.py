@@ -31,14 +31,20 @@ VIGILANCE_IMAGES = 10
 
 
 def prepare_study(run_dir: Path, model: str, dataset: str, *, n: int = 500, seed: int | None = None,
-                  selection_seed: int = 0, out: Path | None = None, min_size: int = 128) -> Path:
-    """Write the study folder (default ``RUN_DIR/hype/<model>-<variant>-<dataset>-seed<S>``) and return it."""
+                  selection_seed: int = 0, out: Path | None = None, min_size: int = 128, registry: Any = None) -> Path:
+    """Write the study folder (default ``RUN_DIR/hype/<model>-<variant>-<dataset>-seed<S>``) and
+    return it; the real images come through ``registry`` (default: every installed plugin)."""
+    if registry is None:
+        from ..plugin.manager import make_plugin_manager
+        from ..plugin.registry import build_registry
+
+        registry = build_registry(make_plugin_manager())
     run_dir = Path(run_dir)
     if not (run_dir / RECORDS).is_file():
         raise UsageError(f"{run_dir}: no {RECORDS}; expected a run folder made by `bench run`")
     cell = find_cell(read_records(run_dir)[0], model, dataset, seed, run_dir)
     fakes = load_samples(run_dir, cell)
-    reals = load_test_images(cell)
+    reals = load_test_images(cell, registry)
     if reals.shape[1:] != fakes.shape[1:]:
         raise UsageError(f"{samples_path(run_dir, cell['cell_id'])}: samples shaped {fakes.shape[1:]}, the test images {reals.shape[1:]}")
     _check_enough(n, len(fakes), f"samples in {samples_path(run_dir, cell['cell_id'])}")
@@ -111,13 +117,10 @@ def load_samples(run_dir: Path, cell: dict[str, Any]) -> np.ndarray:
     return samples.detach().to(torch.float32).numpy()
 
 
-def load_test_images(cell: dict[str, Any]) -> np.ndarray:
+def load_test_images(cell: dict[str, Any], registry: Any) -> np.ndarray:
     """The test split of the cell's dataset, loaded with the cell's parameters as the host does."""
     from ..engine.cell import load_dataset
-    from ..plugin.manager import make_plugin_manager
-    from ..plugin.registry import build_registry
 
-    registry = build_registry(make_plugin_manager())
     if cell["dataset"] not in registry.names("dataset"):
         raise UsageError(f"dataset {cell['dataset']!r} of cell {cell['cell_id']} is not installed. "
                          f"{suggest(cell['dataset'], registry.names('dataset'))}")

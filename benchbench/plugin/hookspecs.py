@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from ..api.specs import DatasetSpec, MetricSpec, ModelSpec
+    from ..api.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec
 
 PROJECT = "benchbench"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -57,6 +57,18 @@ def benchbench_datasets() -> list[DatasetSpec]:
     :return: a list of :class:`benchbench.DatasetSpec`. A dataset's factory must never download;
         missing local files raise :class:`benchbench.UsageError` naming the file and the command
         that provides it.
+    """
+
+
+@hookspec
+def benchbench_executors() -> list[ExecutorSpec]:
+    """Return the executors this plugin provides: what runs a suite's cells (``bench run
+    --executor NAME`` or the suite's ``[executor]`` table).
+
+    :return: a list of :class:`benchbench.ExecutorSpec`; names clash as for models. The factory
+        builds a :class:`benchbench.Executor` (the contract is in ``benchbench/api/executor.py``)
+        and must import a cluster's client only when called, so a command that runs no cells
+        never imports it.
     """
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.specs import DatasetSpec, MetricSpec, ModelSpec, spec_problem
+from ..api.specs import DatasetSpec, ExecutorSpec, MetricSpec, ModelSpec, Param, spec_problem
 from ..errors import PluginError, UsageError, suggest
 from .manager import PluginManager, make_plugin_manager
 
@@ -19,7 +19,19 @@ KINDS: dict[str, tuple[str, type]] = {
     "model": ("benchbench_models", ModelSpec),
     "metric": ("benchbench_metrics", MetricSpec),
     "dataset": ("benchbench_datasets", DatasetSpec),
+    "executor": ("benchbench_executors", ExecutorSpec),
 }
+
+
+HOST = "benchbench"  # the plugin name of what the host provides itself
+LOCAL_EXECUTOR = ExecutorSpec(
+    name="local",
+    summary="cells one after another in the driver, or `jobs` at once in worker processes of this machine",
+    factory="benchbench.engine.executors:local_executor",
+    params=(Param("jobs", 1, "cells at once, each in a process of its own (1: in the driver process)"),
+            Param("threads", 0, "torch threads per cell (0: the machine's cores shared equally among the jobs)")),
+)
+"""The host's own executor, in every registry, so a run never depends on an executor plugin."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,9 @@ class Registry:
     def metric(self, name: str, where: str = "") -> MetricSpec:
         return self.get("metric", name, where)
 
+    def executor(self, name: str, where: str = "") -> ExecutorSpec:
+        return self.get("executor", name, where)
+
     def dataset(self, name: str, where: str = "") -> DatasetSpec:
         return self.get("dataset", name, where)
 
@@ -91,6 +106,7 @@ def build_registry(manager: PluginManager | None = None) -> Registry:
     """Call every discovery hook plugin by plugin, rejecting invalid specs and duplicate names."""
     manager = manager or make_plugin_manager()
     registry = Registry(manager, {kind: {} for kind in KINDS}, {kind: {} for kind in KINDS})
+    registry.entries["executor"]["local"] = Provided(LOCAL_EXECUTOR, HOST, f"benchbench {_host_version()}")
     for kind, (hook_name, spec_type) in KINDS.items():
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
             try:
@@ -118,3 +134,9 @@ def _add_specs(registry: Registry, kind: str, spec_type: type, specs: Iterable[A
             registry.clashes[kind].setdefault(spec.name, [table[spec.name]]).append(provided)
             continue
         table[spec.name] = provided
+
+
+def _host_version() -> str:
+    from .. import __version__
+
+    return __version__

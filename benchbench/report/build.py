@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from ..results.store import atomic_write
@@ -38,9 +39,9 @@ class Report:
     version: str = __version__
 
 
-def collect(run: RunFolder) -> Report:
+def collect(run: RunFolder, registry: Any = None) -> Report:
     tables = wide_tables(run.records)
-    return Report(overview(run), tables, galleries(run, RealData()), curve_plots(run), cost_plots(tables),
+    return Report(overview(run), tables, galleries(run, RealData(registry)), curve_plots(run), cost_plots(tables),
                   failures(run), not_applicable(run))
 
 
@@ -53,12 +54,14 @@ def render(report: Report) -> str:
     return environment.get_template(TEMPLATE).render(report=report)
 
 
-def write_report(run_dir: Path, out: Path | None = None) -> Path:
+def write_report(run_dir: Path, out: Path | None = None, registry: Any = None) -> Path:
     """Write the report of ``run_dir`` to ``out`` (default ``RUN_DIR/report.html``) and return its
-    path; :class:`~benchbench.errors.UsageError` when ``run_dir`` holds no ``cells.jsonl``."""
+    path; :class:`~benchbench.errors.UsageError` when ``run_dir`` holds no ``cells.jsonl``. The real
+    data is loaded through ``registry`` (default: every installed plugin), so a plugin the user
+    disabled is not imported for the report either."""
     run = read_run(Path(run_dir))
     out = Path(out) if out is not None else run.path / "report.html"
-    html = render(collect(run))
+    html = render(collect(run, registry))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, html)
     return out

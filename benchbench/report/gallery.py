@@ -5,7 +5,8 @@ fixed sampling seed) from ``samples/<cell>.pt`` when the run kept it, else from 
 ``samples/<cell>.png``, and a grid of real test images. 2-D datasets get a data panel (the test
 split) and the true density (closed form, or a histogram of the test split when there is none),
 then per model its samples over the data and, when the run saved ``samples/<cell>.density.pt``,
-the learned log-density on the same colour scale. What is missing (a dataset that cannot be loaded
+the learned log-density on the same colour scale. A model that encodes and decodes images also
+gets its latent traversals (``samples/<cell>.traversals.pt``) beside its samples. What is missing (a dataset that cannot be loaded
 here, samples not kept) is said in place of the picture.
 """
 
@@ -32,6 +33,7 @@ class Picture:
     caption: str
     width: int | None = None  # CSS pixels, when the picture is shown at another size than its own
     height: int | None = None
+    css_class: str | None = None  # else the gallery's: "grid" for images, "map" for 2-D pictures
 
 
 @dataclass
@@ -56,8 +58,8 @@ class RealData:
     """Datasets loaded as the host loads them (its plugin registry, the cells' parameters), once
     each; a dataset that cannot be loaded here comes back as the reason instead."""
 
-    def __init__(self) -> None:
-        self._registry: Any = None
+    def __init__(self, registry: Any = None) -> None:
+        self._registry = registry  # None: every installed plugin, built on first use
         self._loaded: dict[str, tuple[Dataset | None, str]] = {}
 
     def load(self, name: str, params: dict[str, Any]) -> tuple[Dataset | None, str]:
@@ -143,7 +145,22 @@ def _image_panel(run: RunFolder, configuration: Configuration) -> Panel:
         uri = images.file_uri(grid)
     else:
         return Panel(configuration.label)
-    return Panel(configuration.label, [Picture(uri, caption)])
+    panel = Panel(configuration.label, [Picture(uri, caption)])
+    traversals = _saved(run, cell, "traversals.pt")
+    if traversals is not None:
+        panel.pictures.append(_traversal_picture(traversals))
+    return panel
+
+
+def _traversal_picture(traversals: dict[str, Any]) -> Picture:
+    """Rows of decoded images, shown at a whole multiple of their pixels at least as wide as a sample grid."""
+    rows, steps, _, height, width = traversals["images"].shape
+    size = (steps * (width + 1) + 1, rows * (height + 1) + 1)
+    scale = max(1, -(-160 // size[0]))
+    latents = ", ".join(str(int(k)) for k in traversals["latents"])
+    return Picture(images.data_uri(images.traversal_png(traversals["images"].numpy())),
+                   f"latent traversals from one test image's code, a row per latent ({latents}), "
+                   f"each over its 5th-95th percentile of the test codes", size[0] * scale, size[1] * scale, "traversal")
 
 
 # ---- 2-D points ------------------------------------------------------------------------------

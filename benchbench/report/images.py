@@ -100,6 +100,19 @@ def image_grid_png(images: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def traversal_png(traversals: np.ndarray) -> bytes:
+    """``(K, S, C, H, W)`` latent traversals in [0, 1] as K rows of S images, drawn as the sample grids are."""
+    import torch
+
+    from ..engine.cell import image_grid
+
+    steps = traversals.shape[1]
+    buffer = io.BytesIO()
+    flat = torch.as_tensor(np.asarray(traversals, dtype=np.float32)).flatten(0, 1)
+    image_grid(flat, columns=steps).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _counts(points: np.ndarray, view: View) -> tuple[np.ndarray, int]:
     """Points per pixel, ``(height, width)`` with row 0 at the top, and how many fell outside the view."""
     finite = points[np.isfinite(points).all(axis=1)]

@@ -72,7 +72,7 @@ class RunFolder:
                 for cells in groups.values()]
 
     def sample_file(self, cell: dict[str, Any], suffix: str) -> Path | None:
-        """``samples/<cell id>.<suffix>`` when the run kept it (``pt``, ``png``, ``density.pt``, ``labels.pt``)."""
+        """``samples/<cell id>.<suffix>`` when the run kept it (``pt``, ``png``, ``density.pt``, ``traversals.pt``, ``labels.pt``)."""
         path = self.path / "samples" / f"{cell['cell_id'].replace('/', '__')}.{suffix}"
         return path if path.is_file() else None
 

@@ -22,13 +22,14 @@ from PIL import Image, features
 from benchbench import Dataset, EvalContext, Model, NotApplicable
 from benchbench.distributions import for_data
 from benchbench.testing import tiny_datasets
-from benchbench_plugins.datasets.digits import make_digits, make_digits_binary
 from benchbench_plugins.metrics import compression
 from benchbench_plugins.metrics.compression import bits_back, range_coding
 from benchbench_plugins.metrics.compression.compute import evaluate_compression
 from benchbench_plugins.metrics.compression.levels import WORD_BITS, integer_levels, stored
 from benchbench_plugins.models import autoregressive, baseline, flow, vae
 from benchbench_plugins.models.baseline.model import Independent
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SPEC = compression.benchbench_metrics()[0]
 FAMILIES = {spec.name: spec for module in (autoregressive, baseline, flow, vae) for spec in module.benchbench_models()}
@@ -55,24 +56,6 @@ def ids(configs: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
     """A configuration's test id: its variant and what sets it apart."""
     return ["-".join([variant, *(f"{k}={v}" for k, v in overrides.items() if k in ("gated", "conditional"))])
             for _, variant, overrides in configs]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return make_digits(split_seed=0, val_fraction=0.1, test_fraction=0.2)
-
-
-@pytest.fixture(scope="module")
-def digits_binary() -> Dataset:
-    return make_digits_binary(split_seed=0, val_fraction=0.1, test_fraction=0.2)
 
 
 def trained(family: str, variant: str, data: Dataset, steps: int = 0, **overrides: Any) -> Model:

@@ -46,11 +46,6 @@ OPTIONS = {"classifier_epochs": EPOCHS}
 
 
 @pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return make_digits(split_seed=0, val_fraction=0.1, test_fraction=0.2)
-
-
-@pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory, digits: Dataset) -> Path:
     """A cache holding the module's domain classifier, trained once."""
     path = tmp_path_factory.mktemp("cache")

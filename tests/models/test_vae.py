@@ -20,7 +20,6 @@ from benchbench import CapabilityError, Dataset, EvalContext, Model
 from benchbench.distributions import Bernoulli, Gaussian
 from benchbench.engine.suite import Budget
 from benchbench.engine.training import FitPlan, fit
-from benchbench_plugins.datasets.digits import make_digits
 from benchbench_plugins.metrics.likelihood.compute import evaluate_nll
 from benchbench_plugins.models import vae as vae_plugin
 from benchbench_plugins.models.baseline.model import build as build_independent
@@ -64,11 +63,6 @@ def image_data(shape: tuple[int, ...], kind: str, n: int = 40, levels: int | Non
     elif levels:
         x = np.round(x * (levels - 1)) / (levels - 1)
     return Dataset(f"synthetic-{kind}", x, x[:8], x[:8], kind, levels=levels)
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return make_digits(split_seed=0, val_fraction=0.1, test_fraction=0.2)
 
 
 @pytest.fixture(scope="module")

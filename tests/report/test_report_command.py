@@ -30,3 +30,15 @@ def test_importing_the_command_loads_neither_torch_nor_matplotlib():
              "print(sorted(m for m in ('torch', 'matplotlib', 'jinja2') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_a_plugin_disabled_on_the_command_line_is_not_used_for_the_real_data(tiny_run, tmp_path):
+    """``bench -p no:digits report``: the digits gallery loses its real-data panel, with the reason."""
+    from benchbench.cli import cli
+
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(cli, ["-p", "no:digits", "report", str(tiny_run), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8").replace("&#39;", "'")
+    assert "dataset 'digits' could not be loaded here (UsageError: unknown dataset 'digits'" in html
+    assert "could not be loaded here" not in html.replace("dataset 'digits' could not be loaded here", "")

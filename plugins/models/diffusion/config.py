@@ -1,8 +1,10 @@
 """The diffusion model's settings, checked against the data before anything is built.
 
 The defaults are the spec's (``__init__.py``, where each is explained for the user); the comments
-here say why they are what they are. :func:`checked` turns a suite's parameters into a
-:class:`Config` or raises :class:`benchbench.CapabilityError` naming model, variant and parameter.
+here say why they are what they are. The network's settings, with their defaults and checks, are
+inherited from ``benchbench.denoisers.DenoiserSettings``, which the score models share.
+:func:`checked` turns a suite's parameters into a :class:`Config` or raises
+:class:`benchbench.CapabilityError` naming model, variant and parameter.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchbench import Dataset
-from benchbench.denoisers import NETWORKS, unet_problem
+from benchbench.denoisers import DenoiserSettings
 from benchbench.settings import bounds_problem, checked_config
 
 from .sampling import Sampling
@@ -21,7 +23,7 @@ SCHEDULES = ("linear", "cosine")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(DenoiserSettings):
     # the forward process: Ho et al. 2020, §4
     schedule: str = "linear"
     timesteps: int = 1000
@@ -29,16 +31,6 @@ class Config:
     beta_end: float = 0.02
     cosine_s: float = 0.008  # Nichol & Dhariwal 2021, §3.2
     max_beta: float = 0.999  # Nichol & Dhariwal 2021: avoids the singularity at t = T
-    # the network: benchbench.denoisers, scaled down from Ho et al.'s 35.7M-parameter U-Net for CPU;
-    # "mlp" on images: a 1,000-step sampler through even a small U-Net takes half an hour on a CPU
-    network: str = "auto"
-    hidden: int = 128
-    depth: int = 3
-    channels: int = 32
-    levels: int = 2
-    res_blocks: int = 1
-    attention_resolution: int = 16  # Ho et al.: attention at 16x16 (and in the middle block)
-    dropout: float = 0.0  # Ho et al. use 0.1 on CIFAR-10; short budgets underfit rather than overfit
     # training: Ho et al.'s Adam with lr 2e-4, gradients clipped to norm 1, EMA 0.9999
     lr: float = 2e-4
     grad_clip: float = 1.0
@@ -59,21 +51,18 @@ class Config:
         return Sampling(self.sampler, self.sample_steps, self.spacing, self.eta, self.variance, self.guidance)
 
 
-AT_LEAST_ONE = ("hidden", "depth", "channels", "levels", "res_blocks")
-NON_NEGATIVE = ("attention_resolution", "grad_clip", "bound_timesteps")
+NON_NEGATIVE = ("grad_clip", "bound_timesteps")
 
 
 def range_problem(config: Config) -> str:
     """What is wrong with a number on its own, or ''."""
-    if problem := bounds_problem(config, positive=("lr",), at_least_one=AT_LEAST_ONE, non_negative=NON_NEGATIVE):
+    if problem := bounds_problem(config, positive=("lr",), non_negative=NON_NEGATIVE):
         return problem
-    for name in ("dropout", "ema_decay", "p_uncond"):
+    for name in ("ema_decay", "p_uncond"):
         if not 0 <= getattr(config, name) < 1:
             return f"{name} must lie in [0, 1), got {getattr(config, name)}"
     if config.schedule not in SCHEDULES:
         return f"schedule must be one of {', '.join(SCHEDULES)}, got {config.schedule!r}"
-    if config.network not in NETWORKS:
-        return f"network must be one of {', '.join(NETWORKS)}, got {config.network!r}"
     return ""
 
 
@@ -96,14 +85,8 @@ def schedule_problem(config: Config) -> str:
     return ""
 
 
-def data_problem(config: Config, data: Dataset, variant: str) -> str:
-    """Whether the variant and the network fit the data, or ''."""
-    if len(data.shape) not in (1, 3) and config.network != "mlp":
-        return f"needs vectors (D,) or images (C, H, W), or network 'mlp'; {data.name!r} is shaped {data.shape}"
-    if config.network == "unet" and not data.is_image:
-        return f"network 'unet' needs images (C, H, W); {data.name!r} is shaped {data.shape}"
-    if data.is_image and config.network != "mlp" and (problem := unet_problem(data.shape, config.levels, config.channels)):  # type: ignore[arg-type]
-        return f"{problem} (U-Net for {data.name!r})"
+def variant_problem(config: Config, data: Dataset, variant: str) -> str:
+    """Whether the variant fits the data, or ''."""
     if variant == "cfg" and not (data.has_labels and data.num_classes):
         return f"class-conditional training needs labels; {data.name!r} has none"
     if variant == "cfg" and config.guidance > 0 and config.p_uncond == 0:
@@ -114,4 +97,5 @@ def data_problem(config: Config, data: Dataset, variant: str) -> str:
 def checked(label: str, data: Dataset, variant: str, params: dict[str, Any]) -> Config:
     """The :class:`Config` of ``params``, or a CapabilityError naming what is wrong."""
     return checked_config(label, Config, VARIANTS, variant, params,
-                          lambda c: range_problem(c) or schedule_problem(c) or data_problem(c, data, variant))
+                          lambda c: (c.denoiser_problem(data.shape, data.name, f"U-Net for {data.name!r}")
+                                     or range_problem(c) or schedule_problem(c) or variant_problem(c, data, variant)))

@@ -40,7 +40,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from benchbench import CapabilityError, Dataset, MetricValue, Model, ModelDiverged
-from benchbench.denoisers import denoiser
 from benchbench.nn import EMA, gradient_step
 
 from . import config as settings
@@ -203,15 +202,6 @@ class GuidedDiffusion(DiffusionModel):
 # ---- build ------------------------------------------------------------------------------------------
 
 
-def network(data: Dataset, config: settings.Config, num_classes: int | None) -> nn.Module:
-    """``benchbench.denoisers.denoiser`` for the data: an MLP for vectors, a U-Net for images (or the
-    MLP on flattened images, ``network = "mlp"``)."""
-    return denoiser(data.shape, network=config.network, hidden=config.hidden, depth=config.depth, channels=config.channels,
-                    levels=config.levels, res_blocks=config.res_blocks,
-                    attention_resolutions=(config.attention_resolution,), dropout=config.dropout,
-                    num_classes=num_classes)
-
-
 def build(data: Dataset, variant: str = "ddpm", **params: Any) -> DiffusionModel:
     """The variant on ``data``."""
     label = f"model 'diffusion', variant {variant!r}"
@@ -219,7 +209,7 @@ def build(data: Dataset, variant: str = "ddpm", **params: Any) -> DiffusionModel
     schedule = Schedule.named(config.schedule, config.timesteps, config.beta_start, config.beta_end,
                               config.cosine_s, config.max_beta)
     num_classes = data.num_classes if variant == "cfg" else None
-    base = {"label": label, "net": network(data, config, num_classes), "schedule": schedule,
+    base = {"label": label, "net": config.build_denoiser(data.shape, num_classes), "schedule": schedule,
             "space": DataSpace.of(data), "shape": data.shape, "sampling": config.sampling(), "lr": config.lr,
             "grad_clip": config.grad_clip, "ema_decay": config.ema_decay, "bound_timesteps": config.bound_timesteps}
     if variant == "cfg":

@@ -222,8 +222,9 @@ class ExternalSamples(Model):
         self.register_buffer("held", samples, persistent=False)  # (N, *shape): the file, not the checkpoint, keeps them
         self.protocol, self.source = protocol, source
 
-    def __len__(self) -> int:
-        """How many samples the file holds."""
+    @property
+    def count(self) -> int:
+        """How many samples the file holds (``bench eval`` draws them all by default)."""
         return len(self.held)
 
     @property
@@ -234,8 +235,8 @@ class ExternalSamples(Model):
         return {"loaded": 1.0}
 
     def check_count(self, n: int) -> None:
-        if n > len(self):
-            raise CapabilityError(f"{self.source}: holds {len(self)} samples, {n} asked for (the suite's samples); "
+        if n > self.count:
+            raise CapabilityError(f"{self.source}: holds {self.count} samples, {n} asked for (the suite's samples); "
                                   "give a file with more samples or ask for fewer")
 
     @torch.no_grad()

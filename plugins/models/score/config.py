@@ -1,8 +1,10 @@
 """The score models' settings, checked against the data before anything is built.
 
 The defaults are the spec's (``__init__.py``, where each is explained for the user); the comments
-here say why they are what they are. :func:`checked` turns a suite's parameters into a
-:class:`Config` or raises :class:`benchbench.CapabilityError` naming model, variant and parameter.
+here say why they are what they are. The network's settings, with their defaults and checks, are
+inherited from ``benchbench.denoisers.DenoiserSettings``, which the diffusion model shares.
+:func:`checked` turns a suite's parameters into a :class:`Config` or raises
+:class:`benchbench.CapabilityError` naming model, variant and parameter.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchbench import Dataset
-from benchbench.denoisers import NETWORKS, unet_problem
+from benchbench.denoisers import DenoiserSettings
 from benchbench.score_matching import PROJECTIONS
 from benchbench.settings import bounds_problem, checked_config
 
@@ -32,23 +34,12 @@ CHOICES = {
     "predictor": PREDICTORS,
     "projection": PROJECTIONS,
     "divergence": ("auto", "exact", "hutchinson"),
-    "network": NETWORKS,
 }
 EXACT_MAX_DIM = 8  # divergence auto: the exact trace costs one backward pass per dimension
 
 
 @dataclass(frozen=True)
-class Config:
-    # the network: benchbench.denoisers.denoiser, an MLP on vectors, a U-Net on images; "mlp" on
-    # images: a thousand-step sampler through even a small U-Net takes most of an hour on a CPU
-    network: str = "auto"
-    hidden: int = 128
-    depth: int = 3
-    channels: int = 32
-    levels: int = 2
-    res_blocks: int = 1
-    attention_resolution: int = 16  # Ho et al.'s 16x16; 0: attention in the middle block only
-    dropout: float = 0.0
+class Config(DenoiserSettings):
     # optimisation: Adam; Song et al. use 2e-4 with 5,000 warm-up steps on large U-Nets, NCSNv2 1e-4;
     # the small networks and budgets of a CPU suite take a larger step
     lr: float = 1e-3
@@ -83,15 +74,10 @@ class Config:
         """Whether the likelihood takes the exact trace (``auto``: up to ``EXACT_MAX_DIM`` dimensions)."""
         return self.divergence == "exact" or (self.divergence == "auto" and dim <= EXACT_MAX_DIM)
 
-    @property
-    def attention_resolutions(self) -> tuple[int, ...]:
-        return (self.attention_resolution,) if self.attention_resolution else ()
-
 
 POSITIVE = ("lr", "grad_clip", "sigma_min", "snr", "rtol", "atol")
-AT_LEAST_ONE = ("hidden", "depth", "channels", "res_blocks", "langevin_steps", "sample_steps", "projections",
-                "probes")
-NON_NEGATIVE = ("attention_resolution", "corrector_steps", "beta_min")
+AT_LEAST_ONE = ("langevin_steps", "sample_steps", "projections", "probes")
+NON_NEGATIVE = ("corrector_steps", "beta_min")
 
 
 def range_problem(config: Config) -> str:
@@ -100,8 +86,6 @@ def range_problem(config: Config) -> str:
         return problem
     if config.max_noise_levels < 2:
         return f"max_noise_levels must be at least 2, got {config.max_noise_levels}"
-    if not 0 <= config.dropout < 1:
-        return f"dropout must be in [0, 1), got {config.dropout}"
     if not 0 <= config.ema_decay < 1:
         return f"ema_decay must be in [0, 1) (0: no average), got {config.ema_decay}"
     if not 0 < config.eps < 1:
@@ -134,18 +118,8 @@ def choice_problem(config: Config, variant: str) -> str:
     return ""
 
 
-def network_problem(config: Config, data: Dataset) -> str:
-    """Whether the U-Net fits the images, or ''."""
-    if config.network == "unet" and not data.is_image:
-        return f"network 'unet' needs images (C, H, W); {data.name!r} is shaped {data.shape}"
-    if not data.is_image or config.network == "mlp":
-        return ""
-    problem = unet_problem(data.shape, config.levels, config.channels)  # type: ignore[arg-type]
-    return f"{problem} (parameters levels, channels)" if problem else ""
-
-
 def checked(label: str, data: Dataset, variant: str, params: dict[str, Any]) -> Config:
     """The :class:`Config` of ``params``, or a CapabilityError naming what is wrong."""
     return checked_config(label, Config, VARIANTS, variant, params,
-                          lambda c: (range_problem(c) or order_problem(c) or choice_problem(c, variant)
-                          or network_problem(c, data)))
+                          lambda c: (c.denoiser_problem(data.shape, data.name, "parameters levels, channels")
+                                     or range_problem(c) or order_problem(c) or choice_problem(c, variant)))

@@ -53,7 +53,6 @@ import torch
 from torch import nn
 
 from benchbench import CapabilityError, Dataset, MetricValue, Model, ModelDiverged
-from benchbench.denoisers import denoiser
 from benchbench.nn import EMA, gradient_step, quantize
 
 from . import config as settings
@@ -323,10 +322,8 @@ def build(data: Dataset, variant: str = "ncsn", **params: Any) -> ScoreModel:
     space = DataSpace.of(data)
     train = space.to_model(torch.as_tensor(data.train))
     sigma_max = largest_sigma(label, config, train) if variant != "sde-vp" else None  # VP has no σ_max
-    net = denoiser(data.shape, network=config.network, hidden=config.hidden, depth=config.depth, channels=config.channels,
-                   levels=config.levels, res_blocks=config.res_blocks,
-                   attention_resolutions=config.attention_resolutions, dropout=config.dropout)
-    base = {"label": label, "net": net, "space": space, "shape": data.shape, "config": config}
+    base = {"label": label, "net": config.build_denoiser(data.shape), "space": space, "shape": data.shape,
+            "config": config}
     if variant == "sde-vp":
         return ScoreSDEModel(sde=VPSDE(config.beta_min, config.beta_max), **base)
     if variant == "sde-ve":
