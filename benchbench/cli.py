@@ -14,6 +14,8 @@ from .hype.commands import hype as hype_command
 from .plugin.command import command_registry
 from .report.command import report as report_command
 
+KINDS = ("model", "metric", "dataset", "executor")  # what `bench list` and `bench show` look through
+
 
 def _plugin_option(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
     for item in value:
@@ -116,9 +118,9 @@ def validate(ctx: click.Context, suites: tuple[Path, ...], static: bool) -> None
 @cli.command("list")
 @click.pass_context
 def list_(ctx: click.Context) -> None:
-    """Show every model, metric and dataset with the plugin that provides it."""
+    """Show every model, metric, dataset and executor with the plugin that provides it."""
     registry = command_registry(ctx)
-    for kind in ("model", "metric", "dataset"):
+    for kind in KINDS:
         click.echo(f"{kind}s:")
         for name in registry.names(kind):
             entry = registry.entries[kind][name]
@@ -137,15 +139,15 @@ def list_(ctx: click.Context) -> None:
 @click.option("--no-build", is_flag=True, help="Do not build models to find their capabilities (never imports torch).")
 @click.pass_context
 def show(ctx: click.Context, name: str, no_build: bool) -> None:
-    """Show NAME (a model, metric or dataset): its plugin, variants, parameters and what it needs."""
+    """Show NAME (a model, metric, dataset or executor): its plugin, variants, parameters and what it needs."""
     from .errors import suggest
     from .plugin.describe import describe
 
     registry = command_registry(ctx)
-    kinds = [kind for kind in ("model", "metric", "dataset") if name in registry.entries[kind]]
+    kinds = [kind for kind in KINDS if name in registry.entries[kind]]
     if not kinds:
-        every = {n for kind in ("model", "metric", "dataset") for n in registry.names(kind)}
-        raise UsageError(f"no model, metric or dataset named {name!r}. {suggest(name, every)}{registry.problem_note()}")
+        every = {n for kind in KINDS for n in registry.names(kind)}
+        raise UsageError(f"no model, metric, dataset or executor named {name!r}. {suggest(name, every)}{registry.problem_note()}")
     for kind in kinds:
         click.echo("\n".join(describe(kind, registry.provider(kind, name), build=not no_build)))
 

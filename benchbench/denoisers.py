@@ -32,7 +32,6 @@ give about 0.64M parameters on 8x8 digits; the multipliers keep Ho et al.'s shap
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import partial
 
 import torch
@@ -40,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .nn import mlp
-from .settings import bounds_problem
+from .denoiser_settings import NETWORKS
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -287,9 +286,6 @@ class UNet(nn.Module):
         return self.head(h)  # (B, C, H, W)
 
 
-NETWORKS = ("auto", "unet", "mlp")
-
-
 def denoiser(shape: tuple[int, ...], *, network: str = "auto", hidden: int = 128, depth: int = 3, channels: int = 32,
              levels: int = 2, res_blocks: int = 1, attention_resolutions: tuple[int, ...] = (16,),
              dropout: float = 0.0, num_classes: int | None = None, groups: int = 8) -> nn.Module:
@@ -317,62 +313,3 @@ class Flattened(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x.flatten(1), t, y).view(-1, *self.shape)
-
-
-# ---- the plugins' settings ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DenoiserSettings:
-    """The settings of :func:`denoiser` that a model plugin offers as its own parameters, kept here
-    once so that every family building a denoiser has the same ones, defaults and checks. A plugin's
-    ``Config`` inherits them and adds its own fields, so a suite still writes ``channels = 64`` among
-    the model's parameters."""
-
-    # scaled down from Ho et al.'s 35.7M-parameter U-Net for CPU (see the module's docstring); "mlp" on
-    # images: a 1,000-step sampler through even a small U-Net takes half an hour on a CPU
-    network: str = "auto"
-    hidden: int = 128
-    depth: int = 3
-    channels: int = 32
-    levels: int = 2
-    res_blocks: int = 1
-    attention_resolution: int = 16  # Ho et al.: attention at 16x16 (and in the middle block); 0: the middle block only
-    dropout: float = 0.0  # Ho et al. use 0.1 on CIFAR-10; short budgets underfit rather than overfit
-
-    def build_denoiser(self, shape: tuple[int, ...], num_classes: int | None = None) -> nn.Module:
-        """:func:`denoiser` with these settings for data shaped ``shape``, class-conditional when
-        ``num_classes``; so that no plugin spells the settings out one by one."""
-        attention = (self.attention_resolution,) if self.attention_resolution else ()
-        return denoiser(shape, network=self.network, hidden=self.hidden, depth=self.depth, channels=self.channels,
-                        levels=self.levels, res_blocks=self.res_blocks, attention_resolutions=attention,
-                        dropout=self.dropout, num_classes=num_classes)
-
-    def denoiser_problem(self, shape: tuple[int, ...], name: str, unet_note: str) -> str:
-        """What is wrong with these settings, alone or for the data ``name`` shaped ``shape``, or '':
-        a plugin's config check calls it first, to refuse before anything is built what
-        :func:`denoiser` would refuse or build wrong. A U-Net that does not fit the images is said in
-        :func:`unet_problem`'s words followed by ``(unet_note)``, the plugin's pointer to the fix."""
-        return self._value_problem() or self._shape_problem(shape, name, unet_note)
-
-    def _value_problem(self) -> str:
-        """A setting outside its range on its own, or ''."""
-        at_least_one = ("hidden", "depth", "channels", "levels", "res_blocks")
-        if problem := bounds_problem(self, at_least_one=at_least_one, non_negative=("attention_resolution",)):
-            return problem
-        if not 0 <= self.dropout < 1:
-            return f"dropout must lie in [0, 1), got {self.dropout}"
-        if self.network not in NETWORKS:
-            return f"network must be one of {', '.join(NETWORKS)}, got {self.network!r}"
-        return ""
-
-    def _shape_problem(self, shape: tuple[int, ...], name: str, unet_note: str) -> str:
-        """Whether the network fits data shaped ``shape``, or ''."""
-        if len(shape) not in (1, 3) and self.network != "mlp":
-            return f"needs vectors (D,) or images (C, H, W), or network 'mlp'; {name!r} is shaped {shape}"
-        if self.network == "unet" and len(shape) != 3:
-            return f"network 'unet' needs images (C, H, W); {name!r} is shaped {shape}"
-        if len(shape) != 3 or self.network == "mlp":
-            return ""
-        problem = unet_problem(shape, self.levels, self.channels)  # type: ignore[arg-type]
-        return f"{problem} ({unet_note})" if problem else ""

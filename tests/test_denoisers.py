@@ -18,9 +18,9 @@ import torch
 from diffusers.models.embeddings import get_timestep_embedding
 
 from benchbench import Dataset
+from benchbench.denoiser_settings import DENOISER_PARAMS, DenoiserSettings
 from benchbench.denoisers import (
     DenoiserMLP,
-    DenoiserSettings,
     SelfAttention,
     UNet,
     denoiser,
@@ -208,6 +208,7 @@ def test_each_plugin_inherits_the_shared_settings_and_its_spec_declares_them_wit
     assert issubclass(import_module(f"benchbench_plugins.models.{name}.config").Config, DenoiserSettings)
     spec = import_module(f"benchbench_plugins.models.{name}").benchbench_models()[0]
     assert {p.name: p.default for p in spec.params if p.name in shared} == shared
+    assert {p.name: p.default for p in DENOISER_PARAMS} == shared and set(DENOISER_PARAMS) <= set(spec.params)
 
 
 def vectors() -> Dataset:

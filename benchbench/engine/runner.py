@@ -39,7 +39,7 @@ class RunOutcome:
     run_dir: Path
     leaderboard: pd.DataFrame
     failures: list[dict[str, Any]]
-    seconds: dict[str, float]  # preflight, cells, leaderboard: where a run's wall time went
+    seconds: dict[str, float]  # preflight, executor (start-up), cells, leaderboard: where a run's wall time went
 
 
 def new_run_dir(results_root: Path, suite: Suite, run_id: str | None) -> Path:
@@ -154,6 +154,7 @@ def run_suite(
     with _plugin_call(registry, "executor", chosen.name, lambda: registry.executor(chosen.name).resolve()(datasets, **chosen.params)) as runner:
         jobs_of = lambda cells: [_job(run_dir, suite, registry, c, device, progress, Path(cache_dir), runner.name) for c in cells]  # noqa: E731
         runner.check(jobs_of(suite.cells()))
+        clock.append(time.perf_counter())
         store = RunStore(run_dir)
         finished = store.open(new=resume is None)
         try:
@@ -169,7 +170,7 @@ def run_suite(
     echo(f"\n{render_text(wide_tables(read_records(run_dir)[0]))}\n\nResults: {run_dir} (every number: leaderboard.csv)")
     for failure in failures:
         echo(f"FAILED {failure['cell_id']}: {failure['status']}: {failure['error']}")
-    seconds = dict(zip(["preflight", "cells", "leaderboard"], [b - a for a, b in zip(clock, clock[1:])]))
+    seconds = dict(zip(["preflight", "executor", "cells", "leaderboard"], [b - a for a, b in zip(clock, clock[1:])]))
     return RunOutcome(run_dir, board, failures, seconds)
 
 

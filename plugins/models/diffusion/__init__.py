@@ -7,6 +7,7 @@ sibling modules, imported when a cell builds a model."""
 
 import benchbench
 from benchbench import ModelSpec, Param
+from benchbench.denoiser_settings import DENOISER_PARAMS
 
 
 @benchbench.hookimpl
@@ -27,16 +28,7 @@ def benchbench_models() -> list[ModelSpec]:
                 Param("beta_end", 0.02, "linear schedule: beta_T"),
                 Param("cosine_s", 0.008, "cosine schedule: the offset s that keeps beta_1 from vanishing"),
                 Param("max_beta", 0.999, "cosine schedule: betas capped here, avoiding the singularity at t = T"),
-                Param("network", "auto", "the denoiser: auto (an MLP on vectors, Ho et al.'s U-Net on images), "
-                      "unet, or mlp (on flattened images too: a CPU budget's choice)", choices=("auto", "unet", "mlp")),
-                Param("hidden", 128, "width of the denoising MLP on vectors"),
-                Param("depth", 3, "residual blocks of the denoising MLP on vectors"),
-                Param("channels", 32, "U-Net channels at full resolution (images), doubled at the lower levels"),
-                Param("levels", 2, "U-Net resolution levels (images), each below the first at half the size"),
-                Param("res_blocks", 1, "U-Net residual blocks per level on the way down (one more on the way up)"),
-                Param("attention_resolution", 16, "U-Net self-attention at this image height, besides the middle "
-                      "block (always); a height no level has: the middle block only"),
-                Param("dropout", 0.0, "U-Net dropout in the residual blocks (Ho et al.: 0.1 on CIFAR-10)"),
+                *DENOISER_PARAMS,
                 Param("lr", 2e-4, "Adam learning rate (Ho et al.'s 2e-4; the 2-D toys learn in a few thousand steps "
                       "at 8e-3 with batches of 1024)"),
                 Param("grad_clip", 1.0, "gradients clipped to this global norm (Ho et al.); 0: no clipping"),

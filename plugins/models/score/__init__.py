@@ -8,6 +8,7 @@ builds a model. One training step is one optimiser step on a batch."""
 
 import benchbench
 from benchbench import ModelSpec, Param
+from benchbench.denoiser_settings import DENOISER_PARAMS
 
 
 @benchbench.hookimpl
@@ -22,16 +23,7 @@ def benchbench_models() -> list[ModelSpec]:
             variants={"ncsn": {}, "ssm": {},  # the samplers of Song et al.'s configurations: NCSN++ (VE), DDPM++ (VP)
                       "sde-ve": {"sampler": "pc"}, "sde-vp": {"sampler": "euler-maruyama"}},
             params=(
-                Param("network", "auto", "the denoiser: auto (an MLP on vectors, Ho et al.'s U-Net on images), "
-                      "unet, or mlp (on flattened images too: a CPU budget's choice)", choices=("auto", "unet", "mlp")),
-                Param("hidden", 128, "width of the denoiser MLP on vectors (benchbench.denoisers)"),
-                Param("depth", 3, "residual blocks of the denoiser MLP on vectors"),
-                Param("channels", 32, "U-Net channels at full resolution, doubled below it (images)"),
-                Param("levels", 2, "U-Net resolutions, each a stride-2 halving of the last (images)"),
-                Param("res_blocks", 1, "U-Net residual blocks per resolution on the way down (images)"),
-                Param("attention_resolution", 16, "U-Net self-attention at this image height, besides the "
-                      "middle block's; 0: the middle block only (images)"),
-                Param("dropout", 0.0, "dropout in the U-Net's residual blocks (images)"),
+                *DENOISER_PARAMS,
                 Param("lr", 1e-3, "Adam learning rate"),
                 Param("grad_clip", 1.0, "gradient norm clipped to this before each step (Song et al.)"),
                 Param("ema_decay", 0.999, "decay of the weights' moving average that samples and scores "

@@ -2,7 +2,7 @@
 
 The defaults are the spec's (``__init__.py``, where each is explained for the user); the comments
 here say why they are what they are. The network's settings, with their defaults and checks, are
-inherited from ``benchbench.denoisers.DenoiserSettings``, which the diffusion model shares.
+inherited from ``benchbench.denoiser_settings.DenoiserSettings``, which the diffusion model shares.
 :func:`checked` turns a suite's parameters into a :class:`Config` or raises
 :class:`benchbench.CapabilityError` naming model, variant and parameter.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchbench import Dataset
-from benchbench.denoisers import DenoiserSettings
+from benchbench.denoiser_settings import DenoiserSettings
 from benchbench.score_matching import PROJECTIONS
 from benchbench.settings import bounds_problem, checked_config
 
