@@ -395,7 +395,8 @@ def _stamp(job: CellJob, record: dict[str, Any]) -> dict[str, Any]:
         "model_plugin": job.model.plugin, "model_distribution": job.model.origin,
         "params_hash": cell.params_hash, "model_params": cell.model.params, "dataset_params": cell.dataset.params,
         "budget": str(cell.model.budget), "seed": cell.seed, "model_version": job.model.spec.version,
-        "device": job.device, "executor": job.executor, "node": job.node, **record,
+        "device": job.device, "executor": job.executor, "node": job.node,
+        **({"sweep": cell.model.sweep} if cell.model.sweep else {}), **record,
     }
 
 

@@ -26,6 +26,12 @@ what was found, with close-match suggestions for names.
     budget = { steps = 500 }  # or { epochs = 3 } or { seconds = 30 }
     batch_size = 128
     datasets = ["8gaussians"] # optional: only these datasets of the suite (default: all)
+    sweep = { lr = [1e-3, 3e-4] }  # optional: one entry per value, named vae-z2[lr=0.001] (engine/sweeps.py)
+    resources = { cpus = 1, gpus = 0.5 }  # optional: what a cell asks of an executor that places cells
+
+    [executor]                # optional: what runs the cells (default: local; `bench run --executor`)
+    name = "ray"
+    params = { address = "auto" }
 
     [[metrics]]
     name = "nll"
@@ -44,10 +50,12 @@ from typing import Any
 
 from ..errors import SuiteError, suggest
 from ..results.names import RENAMED_METRICS
+from . import sweeps
 
 SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every", "deterministic"}
 DATASET_KEYS = {"name", "params"}
-MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "datasets", "resources"}
+MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "datasets", "resources", "sweep",
+              "sweep_zip"}
 METRIC_KEYS = {"name", "params"}
 EXECUTOR_KEYS = {"name", "params"}
 RESOURCE_KEYS = {"cpus", "gpus"}
@@ -82,6 +90,7 @@ class ModelEntry:
     batch_size: int
     datasets: tuple[str, ...] | None = None  # restrict the model to these datasets; None: all
     resources: dict[str, float] = field(default_factory=dict)  # cpus, gpus a cell asks of an executor that places cells
+    sweep: dict[str, Any] = field(default_factory=dict)  # this point's swept values (already in params and name)
 
     def runs_on(self, dataset: str) -> bool:
         return self.datasets is None or dataset in self.datasets
@@ -297,18 +306,39 @@ def _models(r: _Reader, value: Any, registry: Any, dataset_names: set[str]) -> t
         if variant not in spec.variants:
             raise r.fail(f"{path}.variant", f"a variant of {spec.name!r}", variant, suggest(variant, spec.variants))
         params = {**_params(r, table, path, spec), **spec.variants[variant], **r.get(table, "params", path, dict, {})}
-        entries.append(ModelEntry(
-            name=_safe_name(r, r.get(table, "name", path, str, spec.name), f"{path}.name"),
-            family=spec.name,
-            variant=variant,
-            params=params,
-            budget=_budget(r, table, path),
-            batch_size=r.get(table, "batch_size", path, int, 128, positive=True),
-            datasets=_model_datasets(r, table, path, dataset_names),
-            resources=_resources(r, table, path),
-        ))
+        name = _safe_name(r, r.get(table, "name", path, str, spec.name), f"{path}.name")
+        shared = dict(family=spec.name, variant=variant, budget=_budget(r, table, path),
+                      batch_size=r.get(table, "batch_size", path, int, 128, positive=True),
+                      datasets=_model_datasets(r, table, path, dataset_names), resources=_resources(r, table, path))
+        for point in sweeps.points(_swept(r, table, path, "sweep", spec), _swept(r, table, path, "sweep_zip", spec)):
+            entries.append(ModelEntry(name=name + sweeps.label(point), params={**params, **point}, sweep=point, **shared))
     _unique(r, "models", [(e.name, e.variant) for e in entries], "Give each a distinct `name`")
     return tuple(entries)
+
+
+def _swept(r: _Reader, table: dict[str, Any], path: str, key: str, spec: Any) -> dict[str, list[Any]]:
+    """``sweep`` or ``sweep_zip``: parameter names to non-empty arrays of values, each value checked
+    as the parameter's; a ``sweep_zip``'s arrays of one length."""
+    given = r.get(table, key, path, dict, {})
+    for name, values in given.items():
+        where = f"{path}.{key}.{name}"
+        param = spec.param(name)
+        if param is None:
+            raise r.fail(where, f"a parameter of {spec.name!r}", name, suggest(name, [p.name for p in spec.params]))
+        if not isinstance(values, list) or not values:
+            raise r.fail(where, "a non-empty array of values", values)
+        for i, value in enumerate(values):
+            if not _fits(value, param.type) or (param.choices is not None and value not in param.choices):
+                expected = _a(param.type) if param.choices is None else f"one of {list(param.choices)}"
+                raise r.fail(f"{where}[{i}]", expected, value)
+        if len(set(map(repr, values))) != len(values):
+            raise r.fail(where, "distinct values", values)
+    if key == "sweep_zip" and len({len(v) for v in given.values()}) > 1:
+        raise r.fail(f"{path}.{key}", "arrays of one length (values are paired by position)",
+                     {k: len(v) for k, v in given.items()})
+    if key == "sweep_zip" and (both := set(given) & set(table.get("sweep", {}))):
+        raise r.fail(f"{path}.{key}", "keys not also in sweep", sorted(both))
+    return given
 
 
 def _resources(r: _Reader, table: dict[str, Any], path: str) -> dict[str, float]:
