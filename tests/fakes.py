@@ -33,8 +33,9 @@ class Gaussian(benchbench.Model):
 
     capabilities = frozenset({"log_prob"})
 
-    def __init__(self, behaviour: str = "ok", diverge_at: int = 5, sleep: float = 0.0):
+    def __init__(self, behaviour: str = "ok", diverge_at: int = 5, sleep: float = 0.0, sample_scale: float = 1.0):
         super().__init__()
+        self.sample_scale = sample_scale  # a sampling-only parameter: the spread of the samples
         self.mean = torch.nn.Parameter(torch.zeros(2))
         self.opt = torch.optim.SGD(self.parameters(), lr=0.1)
         self.behaviour, self.diverge_at, self.sleep, self.steps = behaviour, diverge_at, sleep, 0
@@ -73,7 +74,7 @@ class Gaussian(benchbench.Model):
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         if labels is not None:
             raise RuntimeError("an unconditional model was given labels")
-        samples = self.mean + torch.randn(n, 2, device=self.mean.device)
+        samples = self.mean + self.sample_scale * torch.randn(n, 2, device=self.mean.device)
         return samples[:, :1] if self.behaviour == "bad-shape" else samples
 
 
@@ -150,8 +151,9 @@ class RunnablePlugin:
         variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}, "broken": {}, "picky": {},
                     "tensor-loss": {}, "string-loss": {}, "bad-shape": {}, "hog": {}, "guard": {},
                     "self-measuring": {}, "bad-sampling-values": {}, "bad-sampling-protocol": {}, "conditional": {}, "exit": {}}
-        params = (Param("diverge_at", 5), Param("sleep", 0.0))
-        return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants, params=params),
+        params = (Param("diverge_at", 5), Param("sleep", 0.0), Param("sample_scale", 1.0))
+        return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants, params=params,
+                          sampling_params=frozenset({"sample_scale"})),
                 ModelSpec("binary-only", "models binary data only", build_gaussian, data_kinds=frozenset({"binary"}))]
 
     @benchbench.hookimpl

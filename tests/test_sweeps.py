@@ -79,3 +79,65 @@ def test_a_swept_run_records_each_point_and_compare_matches_them(tmp_path):
     table, _ = compare(outcomes[0].leaderboard, outcomes[1].leaderboard)
     matched = table.query("metric == 'mean_nll'")
     assert set(matched.model) == points and len(matched) == 2
+
+
+SAMPLING_SWEEP = """
+[suite]
+name = "sampling-sweep"
+seeds = [0, 1]
+samples = 64
+checkpoint_every = 5
+
+[[datasets]]
+name = "blobs"
+
+[[models]]
+family = "gaussian"
+name = "g"
+budget = {{ steps = 20 }}
+batch_size = 32
+sweep = {{ sample_scale = [1.0, 3.0] }}
+{more}
+
+[[metrics]]
+name = "mean_nll"
+
+[[metrics]]
+name = "mean_gap"
+"""
+
+
+def swept_cells(tmp_path, jobs: int = 1, more: str = ""):
+    path = tmp_path / "sampling.toml"
+    path.write_text(SAMPLING_SWEEP.format(more=more))
+    outcome = run_suite(path, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(), progress=False,
+                        echo=lambda s: None, jobs=jobs)
+    records, _ = read_records(outcome.run_dir)
+    return outcome, records
+
+
+def test_points_differing_only_in_sampling_share_one_training(tmp_path):
+    _, records = swept_cells(tmp_path)
+    cells = {(r["model"], r["seed"]): r for r in records if r["kind"] == "cell"}
+    for seed in (0, 1):
+        trained, reused = cells[("g[sample_scale=1]", seed)], cells[("g[sample_scale=3]", seed)]
+        assert "training_reused_from" not in trained and trained["resumed_from_step"] == 0
+        assert reused["training_reused_from"] == trained["cell_id"] and reused["resumed_from_step"] == 20  # no step trained
+    metric = {(r["model"], r["seed"], r["metric"]): r for r in records if r["kind"] == "metric"}
+    for seed in (0, 1):  # the same weights (same test NLL), sampled differently (another sample gap)
+        nll = [metric[(f"g[sample_scale={s}]", seed, "mean_nll")]["value"] for s in (1, 3)]
+        assert nll[0] == nll[1]
+        fit = [metric[(f"g[sample_scale={s}]", seed, "fit_seconds")] for s in (1, 3)]
+        assert fit[0]["value"] == fit[1]["value"] and fit[1]["protocol"]["training"].startswith("reused from ")
+        assert "training" not in fit[0]["protocol"]
+    assert len(list((tmp_path / "results" / "sampling-sweep" / "r" / "checkpoints").glob("training-*.pt"))) == 2
+
+
+def test_in_worker_processes_too_and_a_training_sweep_still_trains_each_point(tmp_path):
+    _, records = swept_cells(tmp_path, jobs=2, more="sweep_zip = { sleep = [0.0, 0.0001] }")
+    cells = [r for r in records if r["kind"] == "cell"]
+    assert len(cells) == 8 and all(c["status"] == "ok" for c in cells)
+    reused = [c for c in cells if "training_reused_from" in c]
+    assert len(reused) == 4  # per seed and sleep value, the sample_scale = 3 point
+    trainers = {c["cell_id"]: c for c in cells if "training_reused_from" not in c}
+    assert all(trainers[c["training_reused_from"]]["sweep"]["sleep"] == c["sweep"]["sleep"] for c in reused)

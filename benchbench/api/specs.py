@@ -88,6 +88,10 @@ class ModelSpec(_Spec):
 
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"default": {}})
     data_kinds: frozenset[str] = DATA_KINDS
+    sampling_params: frozenset[str] = frozenset()
+    """Parameters that change how the model samples or is scored, never how it trains (a sampler's
+    steps, a guidance weight, an estimator's settings): points of a suite's sweep that differ only
+    in these share one training (``benchbench/engine/sweeps.py``)."""
 
     @property
     def default_variant(self) -> str:
@@ -196,6 +200,8 @@ def spec_problem(spec: ModelSpec | MetricSpec | DatasetSpec | ExecutorSpec) -> s
         declared = {"data_kinds": (spec.data_kinds, DATA_KINDS)}
         if not spec.variants:
             return "declares no variants; give at least one, e.g. {'default': {}}"
+        if unknown := sorted(set(spec.sampling_params) - {p.name for p in spec.params}):
+            return f"sampling_params names {', '.join(map(repr, unknown))}, which are not among its params"
     elif isinstance(spec, MetricSpec):
         for value in spec.values:
             if value.direction not in DIRECTIONS:

@@ -66,6 +66,7 @@ class CellJob:
     cache_dir: Path
     progress: bool = True
     deterministic: bool = False  # torch's deterministic algorithms were on; part of every value's protocol
+    reuses_training_of: str = ""  # a sweep point's cell that trained this model: its final checkpoint is loaded
     executor: str = "local"  # where it ran, in every record: the executor's name and
     node: str = ""           # the node the executor placed it on (set there, before run_cell)
 
@@ -144,6 +145,8 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
                    deadline, job.progress, training_transform(model, dataset), where=model_where(job.model))
     report = fit(model, x, y, plan, seed=cell.seed)
     summary.update(steps=report.steps, final_losses=report.losses, resumed_from_step=report.resumed_from)
+    if job.reuses_training_of:
+        summary["training_reused_from"] = job.reuses_training_of
     records.append({"kind": "curve", **report.curve})
     timings["fit_seconds"] = report.seconds
     model.eval()
@@ -156,7 +159,7 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     traversals = latent_traversals(model, dataset, job.device, cell.model.batch_size)
     if traversals is not None:
         save_latent_traversals(traversals, job.run_dir / "samples" / _safe(cell.cell_id))
-    records += _cost_records(report, timings, job.device, job.samples, memory_method, sampling)
+    records += _cost_records(report, timings, job.device, job.samples, memory_method, sampling, job.reuses_training_of)
     records += _sampling_records(job, model, sampling)
     context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size,
                           sample_labels=labels)
@@ -181,6 +184,10 @@ def training_transform(model: Model, dataset: Dataset) -> Any:
 
 
 def _checkpoint_path(job: CellJob) -> Path:
+    """The cell's own, or for sweep points sharing a training, the training's: the first point
+    writes it, the others find it finished and only sample and score."""
+    if job.cell.shares_training:
+        return job.run_dir / "checkpoints" / f"training-{job.cell.training_key}.pt"
     return job.run_dir / "checkpoints" / f"{_safe(job.cell.cell_id)}.pt"
 
 
@@ -347,7 +354,9 @@ def _with_sampling(protocol: dict[str, Any], sampling: dict[str, Any] | None) ->
 
 
 def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memory_method: str,
-                  sampling: dict[str, Any]) -> list[dict[str, Any]]:
+                  sampling: dict[str, Any], reused_from: str = "") -> list[dict[str, Any]]:
+    """The cell's costs; a sweep point that reused another point's training reports that training's
+    time and speed, saying so in their protocol (``training: reused from <cell>``)."""
     values = {
         "fit_seconds": report.seconds,
         "train_steps_per_second": report.steps / report.seconds if report.seconds > 0 else None,
@@ -356,6 +365,8 @@ def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memor
     if "sample_seconds" in timings and timings["sample_seconds"] > 0:
         values["samples_per_second"] = n_samples / timings["sample_seconds"]
     protocols = {"peak_memory_mb": {"method": memory_method}, "samples_per_second": _with_sampling({}, sampling)}
+    if reused_from:
+        protocols |= {name: {"training": f"reused from {reused_from}"} for name in ("fit_seconds", "train_steps_per_second")}
     return [{"kind": "metric", "metric": name, "value": value, "direction": COST_METRICS[name].direction,
              "unit": COST_METRICS[name].unit, "exactness": "measured", "protocol": protocols.get(name, {}), "status": "ok",
              "error": None, "metric_spec": "(runner)", "metric_plugin": "(runner)", "metric_distribution": f"benchbench {__version__}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -216,7 +217,8 @@ def _run_cells(store: RunStore, suite: Suite, registry: Registry, executor: Exec
         echo(f"Resuming {store.run_dir}: {len(done)} of {len(cells)} cells already finished")
     failures = [r for r in done.values() if r["status"] != "ok"]
     started = time.perf_counter()
-    for i, records in enumerate(executor.map(jobs), start=1):
+    trainers, reusers = shared_training_waves(jobs, [c for c in cells if c.cell_id in done])
+    for i, records in enumerate(itertools.chain(executor.map(trainers), executor.map(reusers)), start=1):
         store.append(records)
         summary = records[-1]
         if summary["status"] != "ok":
@@ -225,6 +227,22 @@ def _run_cells(store: RunStore, suite: Suite, registry: Registry, executor: Exec
              f"{_progress(i, len(jobs), len(failures), time.perf_counter() - started)}")
         _announce(registry, summary, [r for r in records if r.get("kind") == "metric"], echo)
     return failures
+
+
+def shared_training_waves(jobs: list[CellJob], finished: list[Any]) -> tuple[list[CellJob], list[CellJob]]:
+    """Jobs that train, then the sweep points that reuse a training another point makes (or a
+    finished cell made): those run after every training, so no two points train the same model."""
+    trainer = {c.training_key: c.cell_id for c in finished if c.shares_training}
+    first, later = [], []
+    for job in jobs:
+        cell = job.cell
+        if cell.shares_training and cell.training_key in trainer:
+            later.append(dataclasses.replace(job, reuses_training_of=trainer[cell.training_key]))
+        else:
+            first.append(job)
+            if cell.shares_training:
+                trainer[cell.training_key] = cell.cell_id
+    return first, later
 
 
 def _progress(finished: int, total: int, failed: int, seconds: float) -> str:

@@ -91,6 +91,13 @@ class ModelEntry:
     datasets: tuple[str, ...] | None = None  # restrict the model to these datasets; None: all
     resources: dict[str, float] = field(default_factory=dict)  # cpus, gpus a cell asks of an executor that places cells
     sweep: dict[str, Any] = field(default_factory=dict)  # this point's swept values (already in params and name)
+    group: str = ""  # the entry's own name, shared by its sweep's points
+    sampling_keys: frozenset[str] = frozenset()  # the spec's sampling_params
+
+    @property
+    def training_params(self) -> dict[str, Any]:
+        """The parameters that shape training: all but the spec's sampling parameters."""
+        return {k: v for k, v in self.params.items() if k not in self.sampling_keys}
 
     def runs_on(self, dataset: str) -> bool:
         return self.datasets is None or dataset in self.datasets
@@ -122,6 +129,21 @@ class Cell:
     @property
     def params_hash(self) -> str:
         blob = json.dumps([self.dataset.params, self.model.params, str(self.model.budget), self.model.batch_size], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    @property
+    def shares_training(self) -> bool:
+        """Whether the entry's sweep moves a sampling parameter: then its points that differ only in
+        those share one training, and this cell's checkpoint is the training's, not the cell's."""
+        return bool(set(self.model.sweep) & self.model.sampling_keys)
+
+    @property
+    def training_key(self) -> str:
+        """The same for every cell that trains the same model the same way (same data, entry, seed,
+        budget and training parameters)."""
+        blob = json.dumps([self.dataset.name, self.dataset.params, self.model.family, self.model.variant, self.model.group,
+                           self.model.training_params, str(self.model.budget), self.model.batch_size, self.seed],
+                          sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
     @property
@@ -307,7 +329,8 @@ def _models(r: _Reader, value: Any, registry: Any, dataset_names: set[str]) -> t
             raise r.fail(f"{path}.variant", f"a variant of {spec.name!r}", variant, suggest(variant, spec.variants))
         params = {**_params(r, table, path, spec), **spec.variants[variant], **r.get(table, "params", path, dict, {})}
         name = _safe_name(r, r.get(table, "name", path, str, spec.name), f"{path}.name")
-        shared = dict(family=spec.name, variant=variant, budget=_budget(r, table, path),
+        shared = dict(family=spec.name, variant=variant, budget=_budget(r, table, path), group=name,
+                      sampling_keys=frozenset(spec.sampling_params),
                       batch_size=r.get(table, "batch_size", path, int, 128, positive=True),
                       datasets=_model_datasets(r, table, path, dataset_names), resources=_resources(r, table, path))
         for point in sweeps.points(_swept(r, table, path, "sweep", spec), _swept(r, table, path, "sweep_zip", spec)):

@@ -104,7 +104,8 @@ def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, se
                 save_checkpoint(model, state, plan.checkpoint, done=False)
     finally:
         bar.close()
-    state.elapsed = time.perf_counter() - start
+    if state.step > resumed or not resumed:  # a finished checkpoint keeps the time its training took
+        state.elapsed = time.perf_counter() - start
     if plan.checkpoint is not None:
         save_checkpoint(model, state, plan.checkpoint, done=True)
     return FitReport(state.step, state.elapsed, losses, resumed, state.curve.result(state.step))

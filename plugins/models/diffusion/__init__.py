@@ -49,5 +49,8 @@ def benchbench_models() -> list[ModelSpec]:
                 Param("bound_timesteps", 0, "the bound's KL terms: 0 all of them, K an unbiased estimate from K "
                       "sampled t per example (far cheaper than T network evaluations)"),
             ),
+            # how it samples and is scored, never how it trains: a sweep of these shares one training
+            sampling_params=frozenset({"sampler", "variance", "sample_steps", "eta", "spacing", "guidance",
+                                      "bound_timesteps"}),
         )
     ]

@@ -59,5 +59,8 @@ def benchbench_models() -> list[ModelSpec]:
                 Param("ais_steps", 500, "log Z in more dimensions: AIS intermediate distributions"),
                 Param("ais_chains", 100, "log Z in more dimensions: AIS chains"),
             ),
+            # how it samples and is scored, never how it trains: a sweep of these shares one training
+            sampling_params=frozenset({"sampler", "sample_steps", "sample_step_size", "sample_init", "grid",
+                                      "grid_margin", "ais_steps", "ais_chains"}),
         )
     ]

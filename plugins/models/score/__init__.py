@@ -60,5 +60,8 @@ def benchbench_models() -> list[ModelSpec]:
                       "estimator, or auto (exact up to 8 dimensions)", choices=("auto", "exact", "hutchinson")),
                 Param("probes", 1, "likelihood, hutchinson: Rademacher probes per solve"),
             ),
+            # how it samples and is scored, never how it trains: a sweep of these shares one training
+            sampling_params=frozenset({"sampler", "langevin_steps", "step_size", "denoise", "sample_steps",
+                                      "predictor", "corrector_steps", "snr", "rtol", "atol", "divergence", "probes"}),
         )
     ]
