@@ -53,14 +53,16 @@ class Gaussian(benchbench.Model):
         if self.behaviour == "hog":  # a transient 256 MiB, written so that it is resident
             torch.ones(2**26).sum()
         loss = -self.log_prob(x).mean()
-        if self.behaviour == "diverge" and self.steps >= self.diverge_at:
+        if self.behaviour in ("diverge", "tensor-diverge") and self.steps >= self.diverge_at:
             loss = loss * float("nan")
         if self.behaviour == "guard" and self.steps >= self.diverge_at:
             raise benchbench.ModelDiverged("critic output 3e+09 beyond divergence_limit 1e+06")
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
-        return {"tensor-loss": {"loss": loss}, "string-loss": {"loss": "low"}}.get(self.behaviour, {"loss": loss.item()})
+        if self.behaviour in ("tensor-loss", "tensor-diverge"):
+            return {"loss": loss.detach()}
+        return {"string-loss": {"loss": "low"}}.get(self.behaviour, {"loss": loss.item()})
 
     def sampling_values(self) -> list[MetricValue]:
         if self.behaviour == "self-measuring":
@@ -150,7 +152,7 @@ class RunnablePlugin:
     def benchbench_models(self) -> list[ModelSpec]:
         variants = {"ok": {}, "raise": {}, "diverge": {}, "slow": {"sleep": 0.01}, "broken": {}, "picky": {},
                     "tensor-loss": {}, "string-loss": {}, "bad-shape": {}, "hog": {}, "guard": {},
-                    "self-measuring": {}, "bad-sampling-values": {}, "bad-sampling-protocol": {}, "conditional": {}, "exit": {}}
+                    "self-measuring": {}, "bad-sampling-values": {}, "bad-sampling-protocol": {}, "conditional": {}, "exit": {}, "tensor-diverge": {}}
         params = (Param("diverge_at", 5), Param("sleep", 0.0), Param("sample_scale", 1.0))
         return [ModelSpec("gaussian", "learned mean", build_gaussian, variants=variants, params=params,
                           sampling_params=frozenset({"sample_scale"})),

@@ -55,6 +55,18 @@ def checked_losses(losses: Any, where: str) -> dict[str, float]:
     return checked
 
 
+def checked_loss_values(losses: Any, where: str) -> dict[str, Any]:
+    """``checked_losses`` without reading a tensor back: a one-element tensor stays a (detached)
+    tensor, for the training loop to read many steps' losses in one transfer."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(losses, Mapping) and losses:
+        tensors = {k: v for k, v in losses.items() if isinstance(k, str) and isinstance(v, torch.Tensor)
+                   and v.numel() == 1 and not v.is_complex()}
+        rest = checked_losses({k: v for k, v in losses.items() if k not in tensors}, where) if len(tensors) < len(losses) else {}
+        return {k: tensors[k].detach() if k in tensors else rest[k] for k in losses}
+    return checked_losses(losses, where)
+
+
 def checked_samples(samples: Any, n: int, shape: tuple[int, ...], where: str) -> Any:
     """What ``sample(n)`` returned: a floating tensor shaped ``(n, *shape)``, the data's shape."""
     torch = sys.modules.get("torch")

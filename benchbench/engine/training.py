@@ -1,7 +1,8 @@
 """The one training loop every model family goes through.
 
-It owns batching, the budget (steps, epochs or seconds), the progress bar, the divergence guard,
-checkpoints, timing and the training curve (:mod:`.curves`); the model owns only ``train_step``. A checkpoint holds the model, its
+It owns batching, the budget (steps, epochs or seconds), the progress bar, the divergence guard
+(every few steps, without a device sync per step: :mod:`.loss_window`), checkpoints, timing and the
+training curve (:mod:`.curves`); the model owns only ``train_step``. A checkpoint holds the model, its
 optimisers, the step, the RNG states and the epoch's batch order, so a resumed fit continues
 exactly where an interrupted one stopped.
 """
@@ -18,10 +19,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..api.contract import checked_losses
 from ..api.model import Model
 from ..errors import CapabilityError, CellTimeout, Diverged, ModelDiverged
 from .curves import LossCurve
+from .loss_window import LossWindow
 from .suite import Budget
 
 
@@ -82,6 +83,7 @@ def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, se
     bar = tqdm(total=total if total is not None else plan.budget.amount, initial=state.step if total else 0,
                disable=not plan.progress, leave=False, unit="step" if total else "s", dynamic_ncols=True)
     start = time.perf_counter() - state.elapsed
+    window = LossWindow(plan.where)
     try:
         while not _spent(plan, state, total):
             if time.monotonic() > plan.deadline:
@@ -91,17 +93,18 @@ def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, se
             if plan.transform is not None:
                 batch = plan.transform(batch, generator)
             try:
-                losses = checked_losses(model.train_step(batch, None if y is None else y[idx.to(y.device)]), plan.where)
+                window.add(state.step + 1, model.train_step(batch, None if y is None else y[idx.to(y.device)]))
             except ModelDiverged as error:
                 raise Diverged(state.step + 1, {}, str(error)) from None
             state.step += 1
-            if not all(math.isfinite(v) for v in losses.values()):
-                raise Diverged(state.step, losses)
-            state.curve.add(state.step, losses)
             state.elapsed = time.perf_counter() - start
-            _advance(bar, state, total, losses)
-            if plan.checkpoint is not None and state.step % plan.checkpoint_every == 0:
+            _advance(bar, state, total)
+            checkpoint_due = plan.checkpoint is not None and state.step % plan.checkpoint_every == 0
+            if window.due or checkpoint_due:  # never checkpoint a step that diverged
+                losses = _look(window, state, bar) or losses
+            if checkpoint_due:
                 save_checkpoint(model, state, plan.checkpoint, done=False)
+        losses = _look(window, state, bar) or losses
     finally:
         bar.close()
     if state.step > resumed or not resumed:  # a finished checkpoint keeps the time its training took
@@ -117,12 +120,20 @@ def _spent(plan: FitPlan, state: _State, total: int | None) -> bool:
     return state.elapsed >= plan.budget.amount
 
 
-def _advance(bar: tqdm, state: _State, total: int | None, losses: dict[str, float]) -> None:
-    if bar.disable:
-        return
-    bar.update(1 if total is not None else state.elapsed - bar.n)
-    if state.step % 10 == 0:
-        bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+def _advance(bar: tqdm, state: _State, total: int | None) -> None:
+    if not bar.disable:
+        bar.update(1 if total is not None else state.elapsed - bar.n)
+
+
+def _look(window: LossWindow, state: _State, bar: tqdm) -> dict[str, float]:
+    """Read the window's losses (``Diverged`` at the first non-finite step) into the curve and the
+    progress bar; the last step's losses, or {} when no step was pending."""
+    steps = window.flush()
+    for step, losses in steps:
+        state.curve.add(step, losses)
+    if steps and not bar.disable:
+        bar.set_postfix({k: f"{v:.4g}" for k, v in steps[-1][1].items()}, refresh=False)
+    return steps[-1][1] if steps else {}
 
 
 def save_checkpoint(model: Model, state: _State, path: Path, done: bool) -> None:

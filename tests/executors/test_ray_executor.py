@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 import benchbench.cli as cli_module
 from benchbench.engine.runner import run_suite
-from benchbench.errors import UsageError
+from benchbench.errors import ResultsError, UsageError
 from benchbench.plugin.manager import make_plugin_manager
 from benchbench.plugin.registry import build_registry
 from benchbench.results.store import read_records
@@ -163,6 +163,24 @@ def test_a_killed_driver_loses_no_finished_cell_and_resume_runs_the_rest(tmp_pat
               executor_options={"address": ray_head})
     after = [c["cell_id"] for c in cells(records.parent)]
     assert after[: len(before)] == before and sorted(after) == sorted(set(after)) and len(after) == 4
+
+
+def test_a_second_driver_is_refused_while_a_ray_run_writes(tmp_path, ray_head):
+    models = [{"variant": "slow", "name": f"m{i}", "steps": 300} for i in range(3)]
+    path = suite(tmp_path / "writers.toml", models)
+    run_dir = tmp_path / "results" / "ray-test" / "r"
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(Path(__file__).parent), str(path), str(tmp_path), ray_head],
+                              env={**os.environ, **ENVIRONMENT}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (run_dir / "run.json").exists():
+            time.sleep(0.2)
+        with pytest.raises(ResultsError, match="being written by another bench run"):
+            run_suite(resume=run_dir, registry=registry(), progress=False, echo=lambda s: None, executor="ray",
+                      executor_options={"address": ray_head})
+    finally:
+        driver.kill()
+        driver.wait()
 
 
 def test_cells_land_on_both_nodes_and_a_lost_node_loses_nothing(tmp_path, ray_environment):
