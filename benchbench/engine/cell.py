@@ -211,17 +211,26 @@ def labels_to_sample(model: Model, dataset: Dataset, n: int, seed: int, device: 
     return balanced_labels(n, dataset.num_classes, seed).to(device)
 
 
-def draw_samples(model: Model, n: int, labels: torch.Tensor | None, where: str, shape: tuple[int, ...]) -> torch.Tensor:
-    """``sample(n, labels)`` for labels, else ``sample(n)``, under no_grad, checked against the contract."""
-    with torch.no_grad():
-        samples = model.sample(n) if labels is None else model.sample(n, labels)
-    return checked_samples(samples, n, shape, where)
+def draw_samples(model: Model, n: int, labels: torch.Tensor | None, where: str, shape: tuple[int, ...],
+                 batch: int | None = None) -> torch.Tensor:
+    """``sample(n, labels)`` for labels, else ``sample(n)``, under no_grad, checked against the
+    contract; with ``batch``, in calls of at most ``batch`` samples (and their labels), each moved
+    to the CPU at once, so the device holds one batch and ``n`` may exceed its memory."""
+    if batch is None or batch >= n:
+        with torch.no_grad():
+            samples = model.sample(n) if labels is None else model.sample(n, labels)
+        return checked_samples(samples, n, shape, where)
+    parts = []
+    for start in range(0, n, batch):
+        size, part_labels = min(batch, n - start), None if labels is None else labels[start:start + batch]
+        parts.append(draw_samples(model, size, part_labels, where, shape).cpu())
+    return torch.cat(parts)
 
 
 def _sample(job: CellJob, model: Model, labels: torch.Tensor | None, shape: tuple[int, ...], timings: dict) -> torch.Tensor:
     seed_everything(job.cell.seed + 1_000_003)
     start = time.perf_counter()
-    samples = draw_samples(model, job.samples, labels, model_where(job.model), shape)
+    samples = draw_samples(model, job.samples, labels, model_where(job.model), shape, job.cell.model.sample_batch_size)
     _synchronize(job.device)
     timings["sample_seconds"] = time.perf_counter() - start
     _save_samples(samples, labels, job.run_dir / "samples" / _safe(job.cell.cell_id))
@@ -259,6 +268,9 @@ def _sampling_protocol(job: CellJob, model: Model, labels: torch.Tensor | None) 
     if not isinstance(protocol, dict) or not all(isinstance(k, str) for k in protocol):
         raise ContractError(f"{model_where(job.model)}: sampling_protocol() must return a dict with string keys, "
                             f"got {describe(protocol)}")
+    batch = job.cell.model.sample_batch_size
+    if batch is not None and batch < job.samples:  # another draw of the random stream: part of how they were drawn
+        protocol = {**protocol, "sample_batch_size": batch}
     return protocol if labels is None else {**protocol, "labels": "class-balanced"}
 
 

@@ -25,6 +25,7 @@ what was found, with close-match suggestions for names.
     params = { latent_dim = 2 }
     budget = { steps = 500 }  # or { epochs = 3 } or { seconds = 30 }
     batch_size = 128
+    sample_batch_size = 5000  # optional: draw the samples this many per call, gathered on the CPU
     datasets = ["8gaussians"] # optional: only these datasets of the suite (default: all)
     sweep = { lr = [1e-3, 3e-4] }  # optional: one entry per value, named vae-z2[lr=0.001] (engine/sweeps.py)
     resources = { cpus = 1, gpus = 0.5 }  # optional: what a cell asks of an executor that places cells
@@ -54,8 +55,8 @@ from . import sweeps
 
 SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every", "deterministic"}
 DATASET_KEYS = {"name", "params"}
-MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "datasets", "resources", "sweep",
-              "sweep_zip"}
+MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "sample_batch_size", "datasets",
+              "resources", "sweep", "sweep_zip"}
 METRIC_KEYS = {"name", "params"}
 EXECUTOR_KEYS = {"name", "params"}
 RESOURCE_KEYS = {"cpus", "gpus"}
@@ -91,6 +92,7 @@ class ModelEntry:
     datasets: tuple[str, ...] | None = None  # restrict the model to these datasets; None: all
     resources: dict[str, float] = field(default_factory=dict)  # cpus, gpus a cell asks of an executor that places cells
     sweep: dict[str, Any] = field(default_factory=dict)  # this point's swept values (already in params and name)
+    sample_batch_size: int | None = None  # samples drawn per sample() call, gathered on the CPU; None: all in one call
     group: str = ""  # the entry's own name, shared by its sweep's points
     sampling_keys: frozenset[str] = frozenset()  # the spec's sampling_params
 
@@ -332,6 +334,7 @@ def _models(r: _Reader, value: Any, registry: Any, dataset_names: set[str]) -> t
         shared = dict(family=spec.name, variant=variant, budget=_budget(r, table, path), group=name,
                       sampling_keys=frozenset(spec.sampling_params),
                       batch_size=r.get(table, "batch_size", path, int, 128, positive=True),
+                      sample_batch_size=r.get(table, "sample_batch_size", path, int, None, positive=True),
                       datasets=_model_datasets(r, table, path, dataset_names), resources=_resources(r, table, path))
         for point in sweeps.points(_swept(r, table, path, "sweep", spec), _swept(r, table, path, "sweep_zip", spec)):
             entries.append(ModelEntry(name=name + sweeps.label(point), params={**params, **point}, sweep=point, **shared))
