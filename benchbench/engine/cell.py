@@ -13,6 +13,7 @@ every number computed from them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import signal
 import threading
@@ -36,6 +37,7 @@ from ..nn import dequantize
 from ..plugin.registry import Provided
 from .density_grid import density_grid, save_density_grid
 from .latent_traversals import latent_traversals, save_latent_traversals
+from .precision import autocast, compile_networks, protocol_of
 from .environment import seed_everything
 from .memory import peak_mb, reset_peak
 from .suite import Cell, MetricEntry
@@ -138,11 +140,16 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     seed_everything(cell.seed)
     dataset = dataset or load_dataset(job.dataset_spec, cell.dataset.params)
     model = build_model(job.model, dataset, cell.model.variant, cell.model.params).to(job.device)
+    compiled = compile_networks(model, cell.model.compile)
+    if compiled:
+        summary["compiled"] = compiled
+    in_precision = functools.partial(autocast, cell.model.precision, job.device)
     memory_method = reset_peak(job.device)
     x = torch.as_tensor(dataset.train, device=job.device)
     y = None if dataset.train_labels is None else torch.as_tensor(dataset.train_labels, device=job.device)
     plan = FitPlan(cell.model.budget, cell.model.batch_size, _checkpoint_path(job), job.checkpoint_every,
-                   deadline, job.progress, training_transform(model, dataset), where=model_where(job.model))
+                   deadline, job.progress, training_transform(model, dataset), where=model_where(job.model),
+                   autocast=in_precision)
     report = fit(model, x, y, plan, seed=cell.seed)
     summary.update(steps=report.steps, final_losses=report.losses, resumed_from_step=report.resumed_from)
     if job.reuses_training_of:
@@ -151,7 +158,8 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     timings["fit_seconds"] = report.seconds
     model.eval()
     labels = labels_to_sample(model, dataset, job.samples, cell.seed, job.device)
-    samples = _sample(job, model, labels, dataset.shape, timings)  # always: sampling throughput is a result in itself
+    with in_precision():
+        samples = _sample(job, model, labels, dataset.shape, timings)  # always: sampling throughput is a result in itself
     sampling = _sampling_protocol(job, model, labels)
     grid = density_grid(model, dataset, job.device, cell.model.batch_size)
     if grid is not None:
@@ -231,6 +239,8 @@ def _sample(job: CellJob, model: Model, labels: torch.Tensor | None, shape: tupl
     seed_everything(job.cell.seed + 1_000_003)
     start = time.perf_counter()
     samples = draw_samples(model, job.samples, labels, model_where(job.model), shape, job.cell.model.sample_batch_size)
+    if samples.dtype in (torch.float16, torch.bfloat16):  # drawn under autocast; the metrics work in fp32
+        samples = samples.float()
     _synchronize(job.device)
     timings["sample_seconds"] = time.perf_counter() - start
     _save_samples(samples, labels, job.run_dir / "samples" / _safe(job.cell.cell_id))
@@ -268,6 +278,8 @@ def _sampling_protocol(job: CellJob, model: Model, labels: torch.Tensor | None) 
     if not isinstance(protocol, dict) or not all(isinstance(k, str) for k in protocol):
         raise ContractError(f"{model_where(job.model)}: sampling_protocol() must return a dict with string keys, "
                             f"got {describe(protocol)}")
+    if job.cell.model.precision != "fp32":
+        protocol = {**protocol, "precision": job.cell.model.precision}
     batch = job.cell.model.sample_batch_size
     if batch is not None and batch < job.samples:  # another draw of the random stream: part of how they were drawn
         protocol = {**protocol, "sample_batch_size": batch}
@@ -410,8 +422,9 @@ def _synchronize(device: str) -> None:
 def _stamp(job: CellJob, record: dict[str, Any]) -> dict[str, Any]:
     """Add what defines the record: suite, run, cell, configuration, seed, versions, device."""
     cell = job.cell
-    if job.deterministic and record.get("kind") == "metric" and record.get("value") is not None:
-        record = {**record, "protocol": {**(record.get("protocol") or {}), "deterministic": True}}
+    extra = {**({"deterministic": True} if job.deterministic else {}), **protocol_of(cell.model.precision, cell.model.compile)}
+    if extra and record.get("kind") == "metric" and record.get("value") is not None:
+        record = {**record, "protocol": {**(record.get("protocol") or {}), **extra}}
     return {
         "suite": cell.suite, "run_id": job.run_id, "cell_id": cell.cell_id, "dataset": cell.dataset.name,
         "model": cell.model.name, "family": cell.model.family, "variant": cell.model.variant,

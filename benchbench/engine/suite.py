@@ -26,6 +26,8 @@ what was found, with close-match suggestions for names.
     budget = { steps = 500 }  # or { epochs = 3 } or { seconds = 30 }
     batch_size = 128
     sample_batch_size = 5000  # optional: draw the samples this many per call, gathered on the CPU
+    precision = "bf16"        # optional: fp32 (default), bf16 or fp16 autocast for training and sampling
+    compile = true            # optional: torch.compile the model's networks (or a backend name)
     datasets = ["8gaussians"] # optional: only these datasets of the suite (default: all)
     sweep = { lr = [1e-3, 3e-4] }  # optional: one entry per value, named vae-z2[lr=0.001] (engine/sweeps.py)
     resources = { cpus = 1, gpus = 0.5 }  # optional: what a cell asks of an executor that places cells
@@ -56,7 +58,8 @@ from . import sweeps
 SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every", "deterministic"}
 DATASET_KEYS = {"name", "params"}
 MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "sample_batch_size", "datasets",
-              "resources", "sweep", "sweep_zip"}
+              "resources", "sweep", "sweep_zip", "precision", "compile"}
+PRECISIONS = ("fp32", "bf16", "fp16")
 METRIC_KEYS = {"name", "params"}
 EXECUTOR_KEYS = {"name", "params"}
 RESOURCE_KEYS = {"cpus", "gpus"}
@@ -93,6 +96,8 @@ class ModelEntry:
     resources: dict[str, float] = field(default_factory=dict)  # cpus, gpus a cell asks of an executor that places cells
     sweep: dict[str, Any] = field(default_factory=dict)  # this point's swept values (already in params and name)
     sample_batch_size: int | None = None  # samples drawn per sample() call, gathered on the CPU; None: all in one call
+    precision: str = "fp32"  # train_step and sampling under autocast (engine/precision.py)
+    compile: bool | str = False  # torch.compile the model's networks: true (inductor) or a backend name
     group: str = ""  # the entry's own name, shared by its sweep's points
     sampling_keys: frozenset[str] = frozenset()  # the spec's sampling_params
 
@@ -335,11 +340,19 @@ def _models(r: _Reader, value: Any, registry: Any, dataset_names: set[str]) -> t
                       sampling_keys=frozenset(spec.sampling_params),
                       batch_size=r.get(table, "batch_size", path, int, 128, positive=True),
                       sample_batch_size=r.get(table, "sample_batch_size", path, int, None, positive=True),
+                      precision=_choice(r, table, path, "precision", PRECISIONS), compile=r.get(table, "compile", path, (bool, str), False),
                       datasets=_model_datasets(r, table, path, dataset_names), resources=_resources(r, table, path))
         for point in sweeps.points(_swept(r, table, path, "sweep", spec), _swept(r, table, path, "sweep_zip", spec)):
             entries.append(ModelEntry(name=name + sweeps.label(point), params={**params, **point}, sweep=point, **shared))
     _unique(r, "models", [(e.name, e.variant) for e in entries], "Give each a distinct `name`")
     return tuple(entries)
+
+
+def _choice(r: _Reader, table: dict[str, Any], path: str, key: str, choices: tuple[str, ...]) -> str:
+    value = r.get(table, key, path, str, choices[0])
+    if value not in choices:
+        raise r.fail(f"{path}.{key}", f"one of {list(choices)}", value, suggest(value, choices))
+    return value
 
 
 def _swept(r: _Reader, table: dict[str, Any], path: str, key: str, spec: Any) -> dict[str, list[Any]]:

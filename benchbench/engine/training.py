@@ -9,6 +9,7 @@ exactly where an interrupted one stopped.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -47,6 +48,7 @@ class FitPlan:
     progress: bool = True
     transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
     where: str = "model"  # how contract errors name the model and its plugin
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext  # each train_step runs in it
 
     def total_steps(self, n: int) -> int | None:
         """Steps the budget allows, or None for a budget in seconds."""
@@ -93,7 +95,9 @@ def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, se
             if plan.transform is not None:
                 batch = plan.transform(batch, generator)
             try:
-                window.add(state.step + 1, model.train_step(batch, None if y is None else y[idx.to(y.device)]))
+                with plan.autocast():
+                    step_losses = model.train_step(batch, None if y is None else y[idx.to(y.device)])
+                window.add(state.step + 1, step_losses)
             except ModelDiverged as error:
                 raise Diverged(state.step + 1, {}, str(error)) from None
             state.step += 1
