@@ -141,3 +141,38 @@ def test_in_worker_processes_too_and_a_training_sweep_still_trains_each_point(tm
     assert len(reused) == 4  # per seed and sleep value, the sample_scale = 3 point
     trainers = {c["cell_id"]: c for c in cells if "training_reused_from" not in c}
     assert all(trainers[c["training_reused_from"]]["sweep"]["sleep"] == c["sweep"]["sleep"] for c in reused)
+
+
+METRIC_SWEEP = """
+[suite]
+name = "metric-sweep"
+seeds = [0]
+samples = 64
+
+[[datasets]]
+name = "blobs"
+
+[[models]]
+family = "gaussian"
+budget = { steps = 5 }
+
+[[metrics]]
+name = "declared"
+sweep = { space = ["data", "latent"] }
+"""
+
+
+def test_a_swept_metric_gives_one_row_per_point_named_by_it(tmp_path):
+    path = tmp_path / "metric.toml"
+    path.write_text(METRIC_SWEEP)
+    outcome = run_suite(path, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(), progress=False,
+                        echo=lambda s: None)
+    assert not outcome.failures, outcome.failures
+    records, _ = read_records(outcome.run_dir)
+    named = {r["metric"]: r for r in records if r.get("metric_spec") == "declared"}
+    assert set(named) == {"gap[data][space=data]", "gap[latent][space=latent]",
+                          "gap_rank_d3[space=data]", "gap_rank_d3[space=latent]"}
+    assert named["gap[data][space=data]"]["column"] == "gap[data][space=data]"
+    assert named["gap_rank_d3[space=latent]"]["metric_sweep"] == {"space": "latent"}
+    rows = outcome.leaderboard.query("metric.str.startswith('gap_rank')", engine="python")
+    assert len(rows) == 2  # one row per point, not two seeds' worth of one

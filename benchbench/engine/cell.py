@@ -36,6 +36,7 @@ from ..errors import CellTimeout, ContractError, Diverged, NotApplicable
 from ..nn import dequantize
 from ..plugin.registry import Provided
 from .density_grid import density_grid, save_density_grid
+from . import sweeps
 from .latent_traversals import latent_traversals, save_latent_traversals
 from .precision import autocast, compile_networks, protocol_of
 from .environment import seed_everything
@@ -289,7 +290,19 @@ def _sampling_protocol(job: CellJob, model: Model, labels: torch.Tensor | None) 
 def _evaluate(entry: MetricEntry, provided: Provided, context: EvalContext,
               sampling: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run one metric into records; ``sampling`` (how the samples were drawn) goes into the protocol
-    of each value of a metric that requires samples."""
+    of each value of a metric that requires samples. The values of a swept metric entry end their
+    names (and wide-table columns) in the point, ``nll_bits_per_dim[k=10]``, so two points of one
+    metric are two rows."""
+    records = _evaluated(entry, provided, context, sampling)
+    if not entry.sweep:
+        return records
+    point = sweeps.label(entry.sweep)
+    return [{**r, "metric": r["metric"] + point, "metric_sweep": entry.sweep,
+             **({"column": r["column"] + point} if r.get("column") else {})} for r in records]
+
+
+def _evaluated(entry: MetricEntry, provided: Provided, context: EvalContext,
+               sampling: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     spec = provided.spec
     base = {"kind": "metric", "metric_spec": spec.name, "metric_plugin": provided.plugin, "metric_distribution": provided.origin,
             "metric_version": spec.version, "metric_params": entry.params}

@@ -60,7 +60,7 @@ DATASET_KEYS = {"name", "params"}
 MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "sample_batch_size", "datasets",
               "resources", "sweep", "sweep_zip", "precision", "compile"}
 PRECISIONS = ("fp32", "bf16", "fp16")
-METRIC_KEYS = {"name", "params"}
+METRIC_KEYS = {"name", "params", "sweep", "sweep_zip"}
 EXECUTOR_KEYS = {"name", "params"}
 RESOURCE_KEYS = {"cpus", "gpus"}
 TOP_KEYS = {"suite", "datasets", "models", "metrics", "executor"}
@@ -114,6 +114,7 @@ class ModelEntry:
 class MetricEntry:
     name: str
     params: dict[str, Any]
+    sweep: dict[str, Any] = field(default_factory=dict)  # this point's swept values: its values' names end in them
 
 
 @dataclass(frozen=True)
@@ -437,7 +438,9 @@ def _metrics(r: _Reader, value: Any, registry: Any) -> tuple[MetricEntry, ...]:
         if name in RENAMED_METRICS:
             raise r.fail(f"{path}.name", "a metric name", name, f"{name!r} was renamed {RENAMED_METRICS[name]!r}")
         spec = registry.metric(name, f"{r.file}: {path}.name")
-        entries.append(MetricEntry(name, _params(r, table, path, spec)))
+        params = _params(r, table, path, spec)
+        for point in sweeps.points(_swept(r, table, path, "sweep", spec), _swept(r, table, path, "sweep_zip", spec)):
+            entries.append(MetricEntry(name, {**params, **point}, point))
     _unique(r, "metrics", [(e.name, json.dumps(e.params, sort_keys=True)) for e in entries])
     return tuple(entries)
 

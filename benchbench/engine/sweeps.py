@@ -12,7 +12,8 @@ matching all carry the swept values.
     sweep_zip = { beta = [1.0, 4.0], kl_warmup = [0, 1000] } # x 2 points: (1.0, 0), (4.0, 1000)
 
 Grid and paired parts combine as a product; the point's values override ``params``. Every value is
-checked as a parameter is, with the key path of the bad one (``models[0].sweep.lr[2]``).
+checked as a parameter is, with the key path of the bad one (``models[0].sweep.lr[2]``). A metric
+entry sweeps alike: its values' names end in the point (``nll_bits_per_dim[k=100]``).
 """
 
 from __future__ import annotations
