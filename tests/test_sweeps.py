@@ -64,12 +64,18 @@ name = "mean_nll"
 """
 
 
+def run_text(tmp_path, text: str, jobs: int = 1, results: str = "results"):
+    """Write ``text`` as a suite, run it on the fake plugins, and return the outcome and its records."""
+    path = tmp_path / "suite.toml"
+    path.write_text(text)
+    outcome = run_suite(path, results_root=tmp_path / results, run_id="r", registry=runnable_registry(), progress=False,
+                        echo=lambda s: None, jobs=jobs)
+    return outcome, read_records(outcome.run_dir)[0]
+
+
 def test_a_swept_run_records_each_point_and_compare_matches_them(tmp_path):
-    path = tmp_path / "swept.toml"
-    path.write_text(SWEPT_SUITE)
-    outcomes = [run_suite(path, results_root=tmp_path / name, run_id="r", registry=runnable_registry(), progress=False,
-                          echo=lambda s: None) for name in ("a", "b")]
-    records, _ = read_records(outcomes[0].run_dir)
+    runs = [run_text(tmp_path, SWEPT_SUITE, results=name) for name in ("a", "b")]
+    outcomes, records = [outcome for outcome, _ in runs], runs[0][1]
     cells = {r["model"]: r for r in records if r["kind"] == "cell"}
     assert set(cells) == {"g[diverge_at=3]", "g[diverge_at=1000]"}
     assert [c["status"] for c in cells.values()] == ["ok", "ok"]
@@ -108,12 +114,7 @@ name = "mean_gap"
 
 
 def swept_cells(tmp_path, jobs: int = 1, more: str = ""):
-    path = tmp_path / "sampling.toml"
-    path.write_text(SAMPLING_SWEEP.format(more=more))
-    outcome = run_suite(path, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(), progress=False,
-                        echo=lambda s: None, jobs=jobs)
-    records, _ = read_records(outcome.run_dir)
-    return outcome, records
+    return run_text(tmp_path, SAMPLING_SWEEP.format(more=more), jobs)
 
 
 def test_points_differing_only_in_sampling_share_one_training(tmp_path):
@@ -163,12 +164,8 @@ sweep = { space = ["data", "latent"] }
 
 
 def test_a_swept_metric_gives_one_row_per_point_named_by_it(tmp_path):
-    path = tmp_path / "metric.toml"
-    path.write_text(METRIC_SWEEP)
-    outcome = run_suite(path, results_root=tmp_path / "results", run_id="r", registry=runnable_registry(), progress=False,
-                        echo=lambda s: None)
+    outcome, records = run_text(tmp_path, METRIC_SWEEP)
     assert not outcome.failures, outcome.failures
-    records, _ = read_records(outcome.run_dir)
     named = {r["metric"]: r for r in records if r.get("metric_spec") == "declared"}
     assert set(named) == {"gap[data][space=data]", "gap[latent][space=latent]",
                           "gap_rank_d3[space=data]", "gap_rank_d3[space=latent]"}
