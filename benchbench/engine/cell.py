@@ -43,6 +43,7 @@ from .environment import seed_everything
 from .memory import peak_mb, reset_peak
 from .suite import Cell, MetricEntry
 from .training import FitPlan, fit
+from .training_data import training_data
 
 COST_METRICS = {
     "fit_seconds": ValueSpec("fit_seconds", "lower", "s", headline=True),
@@ -146,12 +147,11 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
         summary["compiled"] = compiled
     in_precision = functools.partial(autocast, cell.model.precision, job.device)
     memory_method = reset_peak(job.device)
-    x = torch.as_tensor(dataset.train, device=job.device)
-    y = None if dataset.train_labels is None else torch.as_tensor(dataset.train_labels, device=job.device)
+    train = training_data(dataset.train, dataset.train_labels, job.device, cell.dataset.placement, cell.dataset.loader_workers)
     plan = FitPlan(cell.model.budget, cell.model.batch_size, _checkpoint_path(job), job.checkpoint_every,
                    deadline, job.progress, training_transform(model, dataset), where=model_where(job.model),
                    autocast=in_precision)
-    report = fit(model, x, y, plan, seed=cell.seed)
+    report = fit(model, train, None, plan, seed=cell.seed)
     summary.update(steps=report.steps, final_losses=report.losses, resumed_from_step=report.resumed_from)
     if job.reuses_training_of:
         summary["training_reused_from"] = job.reuses_training_of
@@ -168,7 +168,8 @@ def _run(job: CellJob, dataset: Dataset | None, deadline: float, records: list, 
     traversals = latent_traversals(model, dataset, job.device, cell.model.batch_size)
     if traversals is not None:
         save_latent_traversals(traversals, job.run_dir / "samples" / _safe(cell.cell_id))
-    records += _cost_records(report, timings, job.device, job.samples, memory_method, sampling, job.reuses_training_of)
+    records += _cost_records(report, timings, job.device, job.samples, memory_method, sampling, job.reuses_training_of,
+                             train.placement)
     records += _sampling_records(job, model, sampling)
     context = EvalContext(model, dataset, samples, job.device, cell.seed, job.cache_dir, batch_size=cell.model.batch_size,
                           sample_labels=labels)
@@ -391,9 +392,10 @@ def _with_sampling(protocol: dict[str, Any], sampling: dict[str, Any] | None) ->
 
 
 def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memory_method: str,
-                  sampling: dict[str, Any], reused_from: str = "") -> list[dict[str, Any]]:
-    """The cell's costs; a sweep point that reused another point's training reports that training's
-    time and speed, saying so in their protocol (``training: reused from <cell>``)."""
+                  sampling: dict[str, Any], reused_from: str = "", placement: str = "") -> list[dict[str, Any]]:
+    """The cell's costs; training's time and speed say where the training split lived
+    (``training_data``), and a sweep point that reused another point's training reports that
+    training's, saying so (``training: reused from <cell>``)."""
     values = {
         "fit_seconds": report.seconds,
         "train_steps_per_second": report.steps / report.seconds if report.seconds > 0 else None,
@@ -401,9 +403,11 @@ def _cost_records(report: Any, timings: dict, device: str, n_samples: int, memor
     }
     if "sample_seconds" in timings and timings["sample_seconds"] > 0:
         values["samples_per_second"] = n_samples / timings["sample_seconds"]
-    protocols = {"peak_memory_mb": {"method": memory_method}, "samples_per_second": _with_sampling({}, sampling)}
+    training = {"training_data": placement} if placement else {}
     if reused_from:
-        protocols |= {name: {"training": f"reused from {reused_from}"} for name in ("fit_seconds", "train_steps_per_second")}
+        training = {"training": f"reused from {reused_from}"}
+    protocols = {"peak_memory_mb": {"method": memory_method}, "samples_per_second": _with_sampling({}, sampling),
+                 "fit_seconds": training, "train_steps_per_second": training}
     return [{"kind": "metric", "metric": name, "value": value, "direction": COST_METRICS[name].direction,
              "unit": COST_METRICS[name].unit, "exactness": "measured", "protocol": protocols.get(name, {}), "status": "ok",
              "error": None, "metric_spec": "(runner)", "metric_plugin": "(runner)", "metric_distribution": f"benchbench {__version__}",

@@ -18,6 +18,11 @@ what was found, with close-match suggestions for names.
     name = "8gaussians"
     params = { n_train = 4000 }
 
+    [[datasets]]
+    name = "cifar10"
+    placement = "stream"      # optional: auto (default), device (whole tensor) or stream (DataLoader to the device)
+    loader_workers = 4        # optional: worker processes of a streamed split (default 0)
+
     [[models]]
     family = "vae"            # the model spec's name, as `bench list` shows it ("plugin" is an old synonym)
     variant = "vae"
@@ -56,10 +61,11 @@ from ..results.names import RENAMED_METRICS
 from . import sweeps
 
 SUITE_KEYS = {"name", "description", "seeds", "device", "time_limit", "samples", "checkpoint_every", "deterministic"}
-DATASET_KEYS = {"name", "params"}
+DATASET_KEYS = {"name", "params", "placement", "loader_workers"}
 MODEL_KEYS = {"family", "plugin", "variant", "name", "params", "budget", "batch_size", "sample_batch_size", "datasets",
               "resources", "sweep", "sweep_zip", "precision", "compile"}
 PRECISIONS = ("fp32", "bf16", "fp16")
+PLACEMENTS = ("auto", "device", "stream")  # of a training split: engine/training_data.py
 METRIC_KEYS = {"name", "params", "sweep", "sweep_zip"}
 EXECUTOR_KEYS = {"name", "params"}
 RESOURCE_KEYS = {"cpus", "gpus"}
@@ -73,6 +79,8 @@ DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 class DatasetEntry:
     name: str
     params: dict[str, Any]
+    placement: str = "auto"  # the training split whole on the device, or streamed to it (engine/training_data.py)
+    loader_workers: int = 0  # processes that gather a streamed split's batches (0: the cell's own)
 
 
 @dataclass(frozen=True)
@@ -321,7 +329,8 @@ def _datasets(r: _Reader, value: Any, registry: Any) -> tuple[DatasetEntry, ...]
         path = f"datasets[{i}]"
         name = r.get(table, "name", path, str)
         spec = registry.dataset(name, f"{r.file}: {path}.name")
-        entries.append(DatasetEntry(name, _params(r, table, path, spec)))
+        entries.append(DatasetEntry(name, _params(r, table, path, spec), _choice(r, table, path, "placement", PLACEMENTS),
+                                    _count(r, table, path, "loader_workers")))
     _unique(r, "datasets", [(e.name, json.dumps(e.params, sort_keys=True)) for e in entries])
     return tuple(entries)
 
@@ -347,6 +356,13 @@ def _models(r: _Reader, value: Any, registry: Any, dataset_names: set[str]) -> t
             entries.append(ModelEntry(name=name + sweeps.label(point), params={**params, **point}, sweep=point, **shared))
     _unique(r, "models", [(e.name, e.variant) for e in entries], "Give each a distinct `name`")
     return tuple(entries)
+
+
+def _count(r: _Reader, table: dict[str, Any], path: str, key: str) -> int:
+    value = r.get(table, key, path, int, 0)
+    if value < 0:
+        raise r.fail(f"{path}.{key}", "a whole number >= 0", value)
+    return value
 
 
 def _choice(r: _Reader, table: dict[str, Any], path: str, key: str, choices: tuple[str, ...]) -> str:

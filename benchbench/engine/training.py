@@ -25,6 +25,7 @@ from ..errors import CapabilityError, CellTimeout, Diverged, ModelDiverged
 from .curves import LossCurve
 from .loss_window import LossWindow
 from .suite import Budget
+from .training_data import Streamed, WholeTensor
 
 
 @dataclass
@@ -67,20 +68,24 @@ class _State:
         self.order = torch.empty(0, dtype=torch.long)
         self.curve = LossCurve()
 
-    def next_indices(self, batch_size: int) -> torch.Tensor:
+    def epoch_position(self, batch_size: int) -> int:
+        """This step's batch position in its epoch; each epoch's start draws a new seeded order."""
         steps_per_epoch = math.ceil(self.n / batch_size)
         position = self.step % steps_per_epoch
         if position == 0 or len(self.order) != self.n:
             self.order = torch.randperm(self.n, generator=self.generator)
-        return self.order[position * batch_size:(position + 1) * batch_size]
+        return position
 
 
-def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, seed: int) -> FitReport:
-    """Train ``model`` on ``x`` (labels ``y``) until the budget is spent; see :class:`FitPlan`."""
+def fit(model: Model, x: torch.Tensor | WholeTensor | Streamed, y: torch.Tensor | None, plan: FitPlan,
+        seed: int) -> FitReport:
+    """Train ``model`` until the budget is spent (see :class:`FitPlan`) on ``x`` with labels ``y``,
+    tensors on the device, or on a placed training split (:mod:`.training_data`), which carries its labels."""
+    data = x if isinstance(x, (WholeTensor, Streamed)) else WholeTensor(x, y)
     generator = torch.Generator().manual_seed(seed)
-    state = _State(len(x), generator)
+    state = _State(len(data), generator)
     resumed = _restore(model, state, plan.checkpoint)
-    total = plan.total_steps(len(x))
+    total = plan.total_steps(len(data))
     losses: dict[str, float] = {}
     bar = tqdm(total=total if total is not None else plan.budget.amount, initial=state.step if total else 0,
                disable=not plan.progress, leave=False, unit="step" if total else "s", dynamic_ncols=True)
@@ -90,13 +95,13 @@ def fit(model: Model, x: torch.Tensor, y: torch.Tensor | None, plan: FitPlan, se
         while not _spent(plan, state, total):
             if time.monotonic() > plan.deadline:
                 raise CellTimeout(f"time limit reached during training, at step {state.step}")
-            idx = state.next_indices(plan.batch_size)
-            batch = x[idx.to(x.device)]
+            position = state.epoch_position(plan.batch_size)  # first: an epoch's start draws its order
+            batch, labels = data.take(state.order, position, plan.batch_size)
             if plan.transform is not None:
                 batch = plan.transform(batch, generator)
             try:
                 with plan.autocast():
-                    step_losses = model.train_step(batch, None if y is None else y[idx.to(y.device)])
+                    step_losses = model.train_step(batch, labels)
                 window.add(state.step + 1, step_losses)
             except ModelDiverged as error:
                 raise Diverged(state.step + 1, {}, str(error)) from None
