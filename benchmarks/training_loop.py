@@ -5,6 +5,7 @@ through ``benchbench.engine.training.fit`` (batching, budget, divergence guard, 
 checkpoint at the end as in a real cell) and through a bare loop that only slices batches and
 calls ``train_step``. We report steps per second of both, their ratio (harness / plain; bar
 1.05), the median over repeats after one warm-up pair, and samples per second of ``sample``.
+The two loops run in alternating order from one repeat to the next.
 
 With ``--suite``, each variant is built with the parameters of its first entry in that suite that
 runs on ``--dataset`` (the quick suite's settings: a GAN's one generator pass per sample against
@@ -60,6 +61,24 @@ def harness_loop(model, x: torch.Tensor, steps: int, batch_size: int, folder: Pa
     return time.perf_counter() - start
 
 
+def timed_pair(build, x: torch.Tensor, args: argparse.Namespace, folder: Path, harness_first: bool) -> tuple[float, float]:
+    """Seconds of the plain loop and of the harness on fresh models, in alternating order across
+    repeats, so that whichever runs second in a warm process is not always the same one."""
+    def plain() -> float:
+        torch.manual_seed(0)
+        return plain_loop(build(), x, args.steps, args.batch_size)
+
+    def harness() -> float:
+        torch.manual_seed(0)
+        return harness_loop(build(), x, args.steps, args.batch_size, folder)
+
+    if harness_first:
+        b = harness()
+        return plain(), b
+    a = plain()
+    return a, harness()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200)
@@ -88,10 +107,8 @@ def main() -> None:
         ratios, plain, harness = [], [], []
         with tempfile.TemporaryDirectory() as tmp:
             for repeat in range(args.repeats + 1):  # the first pair warms up and is dropped
-                torch.manual_seed(0)
-                a = plain_loop(build_model(provided, data, variant, params), x, args.steps, args.batch_size)
-                torch.manual_seed(0)
-                b = harness_loop(build_model(provided, data, variant, params), x, args.steps, args.batch_size, Path(tmp))
+                a, b = timed_pair(lambda: build_model(provided, data, variant, params), x, args, Path(tmp),
+                                  harness_first=repeat % 2 == 1)
                 if repeat == 0:
                     continue
                 plain.append(args.steps / a)
