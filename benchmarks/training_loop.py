@@ -14,6 +14,7 @@ that a model reports are printed beside its samples per second.
 
     python benchmarks/training_loop.py [--steps 200] [--repeats 3] [--samples 500] [--only made,vae]
     python benchmarks/training_loop.py --suite suites/quick.toml --families gan,ebm [--dataset 8gaussians]
+    python benchmarks/training_loop.py --only vae --placement stream [--workers 2]   # a streamed split's cost
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 from benchbench.engine.cell import build_model, load_dataset
 from benchbench.engine.suite import Budget, load_suite
 from benchbench.engine.training import FitPlan, fit
+from benchbench.engine.training_data import training_data
 from benchbench.plugin.registry import build_registry
 
 VARIANTS = [("independent", "default"), ("autoregressive", "fvsbn"), ("autoregressive", "nade"), ("autoregressive", "made"),
@@ -52,12 +54,13 @@ def plain_loop(model, x: torch.Tensor, steps: int, batch_size: int) -> float:
     return time.perf_counter() - start
 
 
-def harness_loop(model, x: torch.Tensor, steps: int, batch_size: int, folder: Path) -> float:
+def harness_loop(model, x: torch.Tensor, steps: int, batch_size: int, folder: Path, placement: str = "device",
+                 workers: int = 0) -> float:
     checkpoint = folder / "ckpt.pt"
     checkpoint.unlink(missing_ok=True)  # a finished checkpoint would make the next fit resume at its end
     plan = FitPlan(Budget("steps", steps), batch_size, checkpoint=checkpoint, checkpoint_every=10**9, progress=False)
-    start = time.perf_counter()
-    fit(model, x, None, plan, seed=0)
+    start = time.perf_counter()  # a streamed split's loader (and its workers) start inside the timing
+    fit(model, training_data(x.numpy(), None, "cpu", placement, workers), None, plan, seed=0)
     return time.perf_counter() - start
 
 
@@ -70,7 +73,7 @@ def timed_pair(build, x: torch.Tensor, args: argparse.Namespace, folder: Path, h
 
     def harness() -> float:
         torch.manual_seed(0)
-        return harness_loop(build(), x, args.steps, args.batch_size, folder)
+        return harness_loop(build(), x, args.steps, args.batch_size, folder, args.placement, args.workers)
 
     if harness_first:
         b = harness()
@@ -88,6 +91,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated variants")
     parser.add_argument("--families", default="", help="comma-separated families (default: all)")
     parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--placement", default="device", choices=("device", "stream"),
+                        help="the harness's training split: one tensor, or streamed through a DataLoader")
+    parser.add_argument("--workers", type=int, default=0, help="loader workers of a streamed split")
     parser.add_argument("--suite", default=None, help="take each variant's parameters from this suite")
     args = parser.parse_args()
     registry = build_registry()
@@ -95,7 +101,8 @@ def main() -> None:
     x = torch.as_tensor(data.train)
     entries = load_suite(args.suite, registry).models if args.suite else []
     print(f"{args.dataset} train {tuple(x.shape)}, {args.steps} steps of {args.batch_size}, median of {args.repeats}, "
-          f"torch threads {torch.get_num_threads()}\n")
+          f"torch threads {torch.get_num_threads()}, harness split: {args.placement}"
+          f"{f' with {args.workers} loader workers' if args.placement == 'stream' else ''}\n")
     print("| model | variant | plain steps/s | harness steps/s | time ratio harness/plain | samples/s "
           "| network evals/sample |\n|---|---|---|---|---|---|---|")
     for plugin, variant in VARIANTS:
