@@ -144,6 +144,7 @@ def test_the_array_folder_maps_its_training_split_and_carves_validation_from_its
     (lambda f: np.save(f / "train_labels.npy", np.zeros(39, np.int64)), "train_labels.npy: expected 40 integer labels"),
     (lambda f: np.save(f / "test_labels.npy", np.full(10, 0.5)), "test_labels.npy: expected 10 integer labels"),
     (lambda f: (f / "train.npy").write_text("not an array"), "train.npy: not a numeric .npy array"),
+    (lambda f: (f / "test_labels.npy").unlink(), "labels need both train_labels.npy and test_labels.npy"),
 ])
 def test_a_damaged_array_folder_is_named_with_what_was_expected(tmp_path, damage, message):
     folder = _folder(tmp_path)

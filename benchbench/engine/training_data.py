@@ -6,7 +6,7 @@ split too large for the device, or one memory-mapped from a local folder, is str
 ``torch.utils.data.DataLoader`` gathers each batch's rows on the host (in worker processes, when
 asked) into pinned memory and copies them to the device while the previous step runs.
 
-Both paths take the batch order from the loop's own state (:meth:`~.training._State.next_indices`,
+Both paths take the batch order from the loop's own state (:meth:`~.training._State.epoch_position`,
 one seeded permutation per epoch), so a streamed fit trains on exactly the batches a whole-tensor
 fit trains on, step for step, and resumes from a checkpoint the same way. Only the rows move
 through the loader; the random per-batch transforms (dynamic binarisation, dequantisation) stay in
@@ -84,20 +84,6 @@ class _Rows(torch.utils.data.Dataset):
         return x, y
 
 
-class _EpochBatches:
-    """The sampler: the index lists of the rest of the current epoch, replaced at each epoch's start.
-    It is iterated in the loop's process, so workers never draw an order of their own."""
-
-    def __init__(self) -> None:
-        self.batches: list[torch.Tensor] = []
-
-    def __iter__(self):
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-
 class Streamed:
     """The training split on the host, its batches streamed to ``device`` through a DataLoader.
 
@@ -108,7 +94,7 @@ class Streamed:
     def __init__(self, train: np.ndarray, labels: np.ndarray | None, device: str, workers: int = 0):
         self.device, self.has_labels = torch.device(device), labels is not None
         self.placement = f"streamed, {workers} loader workers"
-        self.sampler = _EpochBatches()
+        self.sampler: list[torch.Tensor] = []  # the rest of the epoch's index lists, iterated in this process
         pin = self.device.type == "cuda"
         self.loader = torch.utils.data.DataLoader(
             _Rows(train, labels), batch_size=None, sampler=self.sampler, num_workers=workers, pin_memory=pin,
@@ -129,7 +115,7 @@ class Streamed:
 
     def _start_epoch(self, order: torch.Tensor, position: int, batch_size: int) -> None:
         steps = math.ceil(len(order) / batch_size)
-        self.sampler.batches = [order[i * batch_size:(i + 1) * batch_size] for i in range(position, steps)]
+        self.sampler[:] = [order[i * batch_size:(i + 1) * batch_size] for i in range(position, steps)]
         self._order, self._batches = order, iter(self.loader)
 
 

@@ -52,6 +52,8 @@ def make_array_folder(*, root: str, kind: str, levels: int, n_val: int) -> Datas
     if missing:
         raise UsageError(f"missing in {folder}: {', '.join(missing)} (float32 arrays shaped (N, ...))")
     train_labels, test_labels = _labels(folder, "train", len(train)), _labels(folder, "test", len(test))
+    if (train_labels is None) != (test_labels is None):
+        raise UsageError(f"{folder}: labels need both train_labels.npy and test_labels.npy, or neither")
     if val is None:  # the validation rows are the training file's last n_val, and so are their labels
         if not 0 < n_val < len(train):
             raise UsageError(f"{folder} has no val.npy: n_val must be between 1 and {len(train) - 1}, got {n_val}")
