@@ -289,6 +289,19 @@ def test_cd_can_sample_from_its_replay_buffer(eight):
     torch.testing.assert_close(model.sample(4), torch.tensor([3.0, -3.0]).expand(4, 2))
 
 
+def test_chains_can_start_from_the_gaussian_fitted_to_the_train_split(eight):
+    """``sample_init = "base"``: with chains that do not move, the samples are that Gaussian's, so
+    their mean and full covariance are the train split's (8 Gaussians: correlated only by chance)."""
+    model = spec_build(eight, "score-matching", hidden=16, grid=128, sample_init="base", sample_steps=1,
+                       sample_step_size=1e-8, noise_scale=0.0)
+    torch.manual_seed(0)
+    samples, train = model.sample(20_000), torch.as_tensor(eight.train)
+    torch.testing.assert_close(samples.mean(0), train.mean(0), atol=0.05, rtol=0)
+    torch.testing.assert_close(torch.cov(samples.T), torch.cov(train.T), atol=0.08, rtol=0)
+    protocol = model.sampling_protocol()
+    assert protocol["init"] == "base" and protocol["init_density"] == "full-covariance Gaussian fitted to the train split"
+
+
 def test_samples_of_data_with_levels_are_stored_values():
     data = tiny_datasets()["discrete"]
     torch.manual_seed(0)

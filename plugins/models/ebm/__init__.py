@@ -52,8 +52,9 @@ def benchbench_models() -> list[ModelSpec]:
                       choices=("langevin", "mala")),
                 Param("sample_steps", 500, "steps of each sampling chain"),
                 Param("sample_step_size", 0.005, "step size of the sampling chains (and AIS's first MALA step)"),
-                Param("sample_init", "noise", "where sampling chains start: uniform noise over the data's range, or "
-                      "cd's replay buffer", choices=("noise", "buffer")),
+                Param("sample_init", "noise", "where sampling chains start: uniform noise over the data's range, the "
+                      "full-covariance Gaussian fitted to the train split (on logits for data in [0, 1]; NCE's "
+                      "default noise), or cd's replay buffer", choices=("noise", "base", "buffer")),
                 Param("grid", 512, "log Z on data of 1 or 2 dimensions: quadrature cells per axis"),
                 Param("grid_margin", 0.25, "log Z grid: margin on each side, as a fraction of the train data's range"),
                 Param("ais_steps", 500, "log Z in more dimensions: AIS intermediate distributions"),

@@ -22,7 +22,7 @@ CHOICES = {
     "noise": ("gaussian", "flow"),
     "noise_flow": ("maf", "realnvp"),
     "sampler": ("langevin", "mala"),
-    "sample_init": ("noise", "buffer"),
+    "sample_init": ("noise", "base", "buffer"),
 }
 EXACT_MAX_DIM = 8  # sm_method auto: the exact trace costs one backward pass per dimension
 MIN_GRID = 64  # cells per axis below which quadrature of a sharp learned density is not trusted

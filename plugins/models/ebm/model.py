@@ -11,8 +11,11 @@ The variants differ only in how they avoid ``Z`` while training (the maths in ``
 * :class:`NoiseContrastiveEBM` (``nce``): logistic regression of data against a known noise, the
   log-normaliser a learned constant ``c`` (Gutmann & Hyvärinen 2010).
 
-Every variant samples the same way: unadjusted Langevin (or MALA) on ``log f = −E`` from uniform
-noise over the data's range (:mod:`benchbench.mcmc`; ``support.py``), and scores data the same way:
+Every variant samples the same way: unadjusted Langevin (or MALA) on ``log f = −E``
+(:mod:`benchbench.mcmc`), from uniform noise over the data's range (``support.py``), from the
+full-covariance Gaussian fitted to the train split (``sample_init = "base"``: NCE's default noise,
+a start that short chains of an imperfect energy refine or spoil, which comparing the two shows), or,
+for ``cd``, from the replay buffer as IGEBM samples; and scores data the same way:
 ``log p(x) = −E(x) − log Z``, with ``log Z`` by quadrature in 2-D and AIS otherwise (``normaliser.py``),
 computed on first use after training and cached until the next ``train_step``. The model says so:
 ``log_prob_exactness = "estimate"``, with how ``log Z`` was obtained in ``log_prob_protocol()``.
@@ -86,10 +89,10 @@ class EnergyModel(Model):
     capabilities = frozenset({"log_prob"})
     log_prob_exactness = "estimate"
 
-    def __init__(self, label: str, energy: nn.Module, support: Support, normaliser: Normaliser, sampler: Sampler,
-                 lr: float, lr_half_life: int, energy_limit: float):
+    def __init__(self, label: str, energy: nn.Module, support: Support, base: nn.Module, normaliser: Normaliser,
+                 sampler: Sampler, lr: float, lr_half_life: int, energy_limit: float):
         super().__init__()
-        self.label, self.energy, self.support, self.normaliser = label, energy, support, normaliser
+        self.label, self.energy, self.support, self.base, self.normaliser = label, energy, support, base, normaliser
         self.sampler, self.energy_limit, self.lr_half_life = sampler, energy_limit, lr_half_life
         self.opt = torch.optim.Adam(self.energy.parameters(), lr=lr)
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))  # the schedule survives a resume
@@ -138,8 +141,9 @@ class EnergyModel(Model):
         return {"log_z": log_z.value, **log_z.protocol, "support": self.support.describe()}
 
     def initial_states(self, n: int) -> torch.Tensor:
-        """Where ``sample``'s chains start: uniform noise over the support's box."""
-        return self.support.noise(n)
+        """Where ``sample``'s chains start: uniform noise over the support's box, or the Gaussian
+        fitted to the train split (``base``)."""
+        return self.base.sample(n) if self.sampler.init == "base" else self.support.noise(n)
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -150,7 +154,11 @@ class EnergyModel(Model):
         return self.support.to_data(states)
 
     def sampling_protocol(self) -> dict[str, Any]:
-        return self.sampler.protocol()
+        protocol = self.sampler.protocol()
+        if self.sampler.init == "base":
+            on = "the logits of " if self.support.bounded else ""
+            protocol["init_density"] = f"full-covariance Gaussian fitted to {on}the train split"
+        return protocol
 
     def sampling_values(self) -> list[MetricValue]:
         """Energy-gradient evaluations per sample and, for MALA, the acceptance rate of the last ``sample``."""
@@ -177,8 +185,8 @@ class ContrastiveDivergenceEBM(EnergyModel):
     ``reinit`` from noise), runs ``chain`` (Langevin; clamped to the cube on images), writes them
     back, and descends ``E(x+) − E(x−) + α (E(x+)² + E(x−)²)`` with the chains' states as constants."""
 
-    def __init__(self, *, buffer_size: int, chain: Sampler, reinit: float, alpha: float, **base: Any):
-        super().__init__(**base)
+    def __init__(self, *, buffer_size: int, chain: Sampler, reinit: float, alpha: float, **common: Any):
+        super().__init__(**common)
         self.buffer = ReplayBuffer(self.support.noise(buffer_size))
         self.chain, self.reinit, self.alpha = chain, reinit, alpha
 
@@ -202,8 +210,8 @@ class ScoreMatchingEBM(EnergyModel):
     """Score matching (Hyvärinen 2005), the Hessian's trace ``exact`` or sliced (Song et al. 2019).
     Without negatives, ``energy_gap`` compares the data with uniform noise over the support's box."""
 
-    def __init__(self, *, exact: bool, projections: int, projection: str, **base: Any):
-        super().__init__(**base)
+    def __init__(self, *, exact: bool, projections: int, projection: str, **common: Any):
+        super().__init__(**common)
         self.exact, self.projections, self.projection = exact, projections, projection
 
     def objective(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
@@ -223,8 +231,8 @@ class NoiseContrastiveEBM(EnergyModel):
     (``FlowNoise``) is first fitted for ``noise_steps`` steps. ``energy_gap`` compares the data with
     the noise samples; ``c`` is reported as ``learned_log_z`` beside the estimated ``log Z``."""
 
-    def __init__(self, *, noise: nn.Module, noise_ratio: float, noise_steps: int, **base: Any):
-        super().__init__(**base)
+    def __init__(self, *, noise: nn.Module, noise_ratio: float, noise_steps: int, **common: Any):
+        super().__init__(**common)
         self.noise, self.noise_ratio = noise, noise_ratio
         self.noise_steps = noise_steps if isinstance(noise, FlowNoise) else 0
         self.log_c = nn.Parameter(torch.zeros(()))
@@ -268,9 +276,8 @@ def fitted_gaussian(data: Dataset, support: Support) -> nn.Module:
     return LogitGaussian.fit(train)
 
 
-def nce_noise(data: Dataset, config: settings.Config, support: Support) -> nn.Module:
-    """The fitted Gaussian, or a flow mixed with it (``flow_noise.py``)."""
-    fit = fitted_gaussian(data, support)
+def nce_noise(data: Dataset, config: settings.Config, fit: nn.Module) -> nn.Module:
+    """The fitted Gaussian ``fit``, or a flow mixed with it (``flow_noise.py``)."""
     return FlowNoise(data, fit, config.noise_flow) if config.noise == "flow" else fit
 
 
@@ -285,14 +292,16 @@ def build(data: Dataset, variant: str = "cd", energy: nn.Module | None = None, *
                       config.sample_init)
     normaliser = for_data(data, support, config.grid, config.grid_margin, config.ais_steps, config.ais_chains,
                           config.sample_step_size)
-    base = {"label": label, "energy": energy, "support": support, "normaliser": normaliser, "sampler": sampler,
-            "lr": config.lr, "lr_half_life": config.lr_half_life, "energy_limit": config.energy_limit}
+    gaussian = fitted_gaussian(data, support)
+    common = {"label": label, "energy": energy, "support": support, "base": gaussian, "normaliser": normaliser,
+              "sampler": sampler, "lr": config.lr, "lr_half_life": config.lr_half_life,
+              "energy_limit": config.energy_limit}
     if variant == "cd":
         chain = Sampler("langevin", config.langevin_steps, config.step_size, config.noise_scale, "buffer")
         return ContrastiveDivergenceEBM(buffer_size=config.buffer_size, chain=chain, reinit=config.reinit,
-                                        alpha=config.alpha, **base)
+                                        alpha=config.alpha, **common)
     if variant == "score-matching":
         return ScoreMatchingEBM(exact=config.exact_score_matching(data.dim), projections=config.projections,
-                                projection=config.projection, **base)
-    return NoiseContrastiveEBM(noise=nce_noise(data, config, support), noise_ratio=config.noise_ratio,
-                               noise_steps=config.noise_steps, **base)
+                                projection=config.projection, **common)
+    return NoiseContrastiveEBM(noise=nce_noise(data, config, gaussian), noise_ratio=config.noise_ratio,
+                               noise_steps=config.noise_steps, **common)
