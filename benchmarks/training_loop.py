@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from benchbench.engine.cell import build_model, load_dataset
+from benchbench.engine.precision import autocast
 from benchbench.engine.suite import Budget, load_suite
 from benchbench.engine.training import FitPlan, fit
 from benchbench.engine.training_data import training_data
@@ -42,25 +43,41 @@ VARIANTS = [("independent", "default"), ("autoregressive", "fvsbn"), ("autoregre
             ("diffusion", "ddpm"), ("diffusion", "ddim")]
 
 
-def plain_loop(model, x: torch.Tensor, steps: int, batch_size: int) -> float:
+def synchronize(device: str) -> None:
+    """Wait for the device's queued work, so that a timing covers it (a no-op on the CPU)."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def plain_loop(model, x: torch.Tensor, steps: int, batch_size: int, precision: str = "fp32") -> float:
+    """Seconds of ``steps`` bare ``train_step`` calls on shuffled batches of ``x`` (on the model's
+    device), each under the entry's autocast as a cell runs it."""
+    device = str(x.device)
     generator = torch.Generator().manual_seed(0)
+    synchronize(device)
     start = time.perf_counter()
-    order, position = torch.randperm(len(x), generator=generator), 0
+    order, position = torch.randperm(len(x), generator=generator).to(device), 0
     for _ in range(steps):
         if position + batch_size > len(x):
-            order, position = torch.randperm(len(x), generator=generator), 0
-        model.train_step(x[order[position:position + batch_size]])
+            order, position = torch.randperm(len(x), generator=generator).to(device), 0
+        with autocast(precision, device):
+            model.train_step(x[order[position:position + batch_size]])
         position += batch_size
+    synchronize(device)
     return time.perf_counter() - start
 
 
 def harness_loop(model, x: torch.Tensor, steps: int, batch_size: int, folder: Path, placement: str = "device",
-                 workers: int = 0) -> float:
+                 workers: int = 0, precision: str = "fp32", device: str = "cpu") -> float:
+    """Seconds of the host's ``fit`` of ``steps`` on ``x`` (a CPU tensor, placed on ``device`` as a cell places it)."""
     checkpoint = folder / "ckpt.pt"
     checkpoint.unlink(missing_ok=True)  # a finished checkpoint would make the next fit resume at its end
-    plan = FitPlan(Budget("steps", steps), batch_size, checkpoint=checkpoint, checkpoint_every=10**9, progress=False)
+    plan = FitPlan(Budget("steps", steps), batch_size, checkpoint=checkpoint, checkpoint_every=10**9, progress=False,
+                   autocast=lambda: autocast(precision, device))
+    synchronize(device)
     start = time.perf_counter()  # a streamed split's loader (and its workers) start inside the timing
-    fit(model, training_data(x.numpy(), None, "cpu", placement, workers), None, plan, seed=0)
+    fit(model, training_data(x.numpy(), None, device, placement, workers), None, plan, seed=0)
+    synchronize(device)
     return time.perf_counter() - start
 
 

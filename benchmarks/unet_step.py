@@ -9,8 +9,8 @@ which goes first: through ``benchbench.engine.training.fit`` (batching, budget, 
 guard, one checkpoint at the end, each ``train_step`` under the entry's autocast, as in a cell) and
 through a bare loop that slices batches and calls ``train_step`` under the same autocast. A
 compiled model is compiled as a cell compiles it (``compile_networks``) and warmed up before
-timing, so compilation is reported on its own line, not in the steps per second. Timing waits for
-the device (``torch.cuda.synchronize``) at both ends.
+timing, so compilation is reported in its own column, not in the steps per second. Both loops are
+``benchmarks/training_loop.py``'s, whose timings wait for the device at both ends.
 
     python benchmarks/unet_step.py --device cuda [--steps 200] [--repeats 3] [--batch-size 128]
     python benchmarks/unet_step.py --device cpu --channels 32 --levels 2 --batch-size 8 --steps 5 --repeats 1   # wiring only
@@ -19,21 +19,18 @@ the device (``torch.cuda.synchronize``) at both ends.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from training_loop import harness_loop, plain_loop  # the same two loops as every variant's benchmark
+
 from benchbench import Dataset
 from benchbench.engine.cell import build_model
-from benchbench.engine.precision import autocast, compile_networks
-from benchbench.engine.suite import Budget
-from benchbench.engine.training import FitPlan, fit
-from benchbench.engine.training_data import training_data
+from benchbench.engine.precision import compile_networks
 from benchbench.plugin.registry import build_registry
 
 SETTINGS = [("fp32", False), ("bf16", False), ("fp32", True), ("bf16", True)]
@@ -46,44 +43,12 @@ def random_images(n: int, seed: int = 0) -> Dataset:
     return Dataset("random-32x32x3", split(n), split(16), split(16), "discrete", levels=256)
 
 
-def synchronize(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def plain_loop(model, x: torch.Tensor, steps: int, batch_size: int, precision: str, device: str) -> float:
-    generator = torch.Generator().manual_seed(0)
-    order, position = torch.randperm(len(x), generator=generator).to(device), 0
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        if position + batch_size > len(x):
-            order, position = torch.randperm(len(x), generator=generator).to(device), 0
-        with autocast(precision, device):
-            model.train_step(x[order[position:position + batch_size]])
-        position += batch_size
-    synchronize(device)
-    return time.perf_counter() - start
-
-
-def harness_loop(model, data: Dataset, steps: int, batch_size: int, precision: str, device: str, folder: Path) -> float:
-    checkpoint = folder / "ckpt.pt"
-    checkpoint.unlink(missing_ok=True)  # a finished checkpoint would make the next fit resume at its end
-    plan = FitPlan(Budget("steps", steps), batch_size, checkpoint=checkpoint, checkpoint_every=10**9, progress=False,
-                   autocast=lambda: autocast(precision, device))
-    synchronize(device)
-    start = time.perf_counter()
-    fit(model, training_data(data.train, None, device, "device", 0), None, plan, seed=0)
-    synchronize(device)
-    return time.perf_counter() - start
-
-
 def warmed(build, x: torch.Tensor, compile: bool, args: argparse.Namespace, precision: str) -> tuple[object, float]:
     """A fresh model, compiled if asked, after a few steps that trigger compilation; their seconds."""
     torch.manual_seed(0)
     model = build()
     compile_networks(model, compile)
-    seconds = plain_loop(model, x, args.warmup, args.batch_size, precision, args.device)
+    seconds = plain_loop(model, x, args.warmup, args.batch_size, precision)
     return model, seconds
 
 
@@ -103,7 +68,8 @@ def main() -> None:
     data = random_images(max(4 * args.batch_size, 512))
     params = {**provided.spec.defaults(), "channels": args.channels, "levels": args.levels, "res_blocks": 2,
               "attention_resolution": 16, "dropout": 0.1, "lr": 2e-4, "ema_decay": 0.9999, "bound_timesteps": 100}
-    x = torch.as_tensor(data.train).to(args.device)
+    x_host = torch.as_tensor(data.train)
+    x = x_host.to(args.device)
     build = lambda: build_model(provided, data, "ddpm", params).to(args.device)  # noqa: E731
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     print(f"DDPM U-Net ({args.channels} channels, {args.levels} levels) on {tuple(x.shape[1:])}, batches of "
@@ -119,9 +85,9 @@ def main() -> None:
             for repeat in range(args.repeats):
                 first, warm = warmed(build, x, compile, args, precision)
                 second, _ = warmed(build, x, compile, args, precision)
-                runs = [lambda m=first: plain_loop(m, x, args.steps, args.batch_size, precision, args.device),
-                        lambda m=second: harness_loop(m, data, args.steps, args.batch_size, precision, args.device,
-                                                      Path(tmp))]
+                runs = [lambda m=first: plain_loop(m, x, args.steps, args.batch_size, precision),
+                        lambda m=second: harness_loop(m, x_host, args.steps, args.batch_size, Path(tmp),
+                                                      precision=precision, device=args.device)]
                 order = runs if repeat % 2 == 0 else runs[::-1]  # alternate which loop goes first
                 times = [run() for run in order]
                 a, b = times if repeat % 2 == 0 else times[::-1]
@@ -130,7 +96,7 @@ def main() -> None:
                 ratios.append(b / a)
         print(f"| {precision} | {'inductor' if compile else 'eager'} | {warm:.1f} | {statistics.median(plain):.2f} "
               f"| {statistics.median(harness):.2f} | {statistics.median(ratios):.3f} |")
-        with contextlib.suppress(Exception):
+        if compile:
             torch._dynamo.reset()  # a fresh compilation per setting, not a cache hit from the last
 
 
