@@ -66,6 +66,7 @@ from mixtures import GaussianMixture, biased_mmd2, within_three_stds
 from scipy import stats
 
 from benchbench import CapabilityError, Dataset, EvalContext, Model, ModelDiverged
+from benchbench.engine.cell import balanced_labels
 from benchbench.engine.suite import Budget
 from benchbench.engine.training import FitPlan, fit
 from benchbench.errors import Diverged
@@ -633,49 +634,67 @@ def toys(eight: Dataset) -> dict[str, Dataset]:
 
 
 @pytest.fixture(scope="module")
-def trained(toys) -> dict[str, DiffusionModel]:
-    """ddpm trained on each toy through the host's loop, lazily: a test asking for one trains only that one."""
+def trained(toys) -> dict[tuple[str, str], DiffusionModel]:
+    """ddpm, and cfg on the components' labels, trained on each toy through the host's loop, lazily:
+    a test asking for one trains only that one."""
 
     class Lazy(dict):
-        def __missing__(self, name: str) -> DiffusionModel:
-            params, steps = TOYS[name]
+        def __missing__(self, key: tuple[str, str]) -> DiffusionModel:
+            (name, variant), (params, steps) = key, TOYS[key[0]]
             torch.manual_seed(0)
-            model = spec_build(toys[name][0], "ddpm", **params)
-            seconds = train(model, toys[name][0], steps, TOY_BATCH)
-            print(f"\n{name}: {steps} steps of batch {TOY_BATCH} in {seconds:.1f} s")
-            self[name] = model.eval()
-            return self[name]
+            model = spec_build(toys[name][0], variant, **params)
+            seconds = train(model, toys[name][0], steps, TOY_BATCH, labels=variant == "cfg")
+            print(f"\n{variant} on {name}: {steps} steps of batch {TOY_BATCH} in {seconds:.1f} s")
+            self[key] = model.eval()
+            return self[key]
 
     return Lazy()
+
+
+def assert_covers_every_mode_with_high_quality(samples: torch.Tensor, model: DiffusionModel, name: str, toys,
+                                               how: str) -> None:
+    """All modes, at least 80% of the samples within 3 std of one, and MMD² to the test split within 3
+    times that between two draws of the data."""
+    data, other = toys[name]
+    test = torch.as_tensor(data.test)
+    coverage = {v.name: v.value for v in evaluate_mode_coverage(context(model, data, samples))}
+    mmd, floor = halves_mmd2(samples, test), halves_mmd2(test, torch.as_tensor(other.test))
+    print(f"\n{name}, {how}: modes covered {coverage['modes_covered']} of {len(data.modes)}, high quality "
+          f"{coverage['high_quality_fraction']:.3f}; MMD² to the test set {mmd:.2e}, between two data draws "
+          f"{floor:.2e}")
+    assert coverage["modes_covered"] == len(data.modes)
+    assert coverage["high_quality_fraction"] >= 0.8
+    assert mmd < 3 * floor
 
 
 @pytest.mark.parametrize("name", list(TOYS))
 def test_ddpm_and_ddim_samples_of_one_model_cover_every_mode_with_high_quality(name, trained, toys):
     """Ancestral sampling, and DDIM in 50 steps of the quadratic subsequence (Song et al.'s CIFAR-10
     choice; its steps near t = 0 keep 25 narrow modes sharp where uniform steps left MMD² 2.5x the floor)."""
-    data, other = toys[name]
-    model = trained[name]
-    test = torch.as_tensor(data.test)
-    floor = halves_mmd2(test, torch.as_tensor(other.test))
+    model = trained[name, "ddpm"]
     for sampling in (model.sampling, replace(model.sampling, sampler="ddim", sample_steps=50, spacing="quadratic")):
         torch.manual_seed(1)
         start = time.perf_counter()
         samples = model.sample_with(sampling, 2000)
         seconds = time.perf_counter() - start
-        coverage = {v.name: v.value for v in evaluate_mode_coverage(context(model, data, samples))}
-        mmd = halves_mmd2(samples, test)
-        print(f"\n{name}, {sampling.sampler} ({len(sampling.timesteps(T))} steps, 2000 samples in {seconds:.1f} s): "
-              f"modes covered {coverage['modes_covered']} of {len(data.modes)}, high quality "
-              f"{coverage['high_quality_fraction']:.3f}; MMD² to the test set {mmd:.2e}, between two data draws "
-              f"{floor:.2e}")
-        assert coverage["modes_covered"] == len(data.modes)
-        assert coverage["high_quality_fraction"] >= 0.8
-        assert mmd < 3 * floor
+        how = f"{sampling.sampler} ({len(sampling.timesteps(T))} steps, 2000 samples in {seconds:.1f} s)"
+        assert_covers_every_mode_with_high_quality(samples, model, name, toys, how)
+
+
+@pytest.mark.parametrize("name", list(TOYS))
+def test_cfg_samples_for_class_balanced_labels_cover_every_mode_with_high_quality(name, trained, toys):
+    """cfg as a cell samples it: labels balanced over the components (the host's
+    :func:`balanced_labels`), its default guidance (w = 0.3) and ancestral sampler."""
+    model = trained[name, "cfg"]
+    labels = balanced_labels(2000, toys[name][0].num_classes, seed=0)
+    torch.manual_seed(1)
+    samples = model.sample(2000, labels)
+    assert_covers_every_mode_with_high_quality(samples, model, name, toys, f"cfg, w = {model.sampling.guidance}")
 
 
 def test_the_bound_on_8_gaussians_test_set_lies_above_the_true_nll(trained, toys):
     eight, _ = toys["8gaussians"]
-    model = trained["8gaussians"]
+    model = trained["8gaussians", "ddpm"]
     subset = Dataset("8gaussians", eight.train, eight.val, eight.test[:500], "continuous")
     torch.manual_seed(2)
     values = {v.name: v for v in evaluate_elbo(context(model, subset))}
